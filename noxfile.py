@@ -1,0 +1,49 @@
+"""Developer sessions: ``nox -s lint typecheck tests docs examples build``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests", "docs", "examples"]
+nox.options.default_venv_backend = "venv"
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+TORCH = ["torch==2.14.1", "torchaudio==2.11.0"]  # the pair this project's CI machines run
+
+
+@nox.session(reuse_venv=True)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(reuse_venv=True)
+def typecheck(session: nox.Session) -> None:
+    session.install(*TORCH, "-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHONS, reuse_venv=True)
+def tests(session: nox.Session) -> None:
+    session.install(*TORCH, "-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(reuse_venv=True)
+def docs(session: nox.Session) -> None:
+    session.install(*TORCH, "-e", ".[docs]")
+    session.run("sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(reuse_venv=True)
+def examples(session: nox.Session) -> None:
+    session.install(*TORCH, "-e", ".[plots]")
+    tmp = session.create_tmp()
+    session.run("python", "examples/reproduce_gtzan.py", "--out", f"{tmp}/reproduce")
+
+
+@nox.session(reuse_venv=True)
+def build(session: nox.Session) -> None:
+    session.install("build>=1.2", "twine>=5.1")
+    session.run("python", "-m", "build", "--outdir", "dist")
+    session.run("twine", "check", "--strict", "dist/*")

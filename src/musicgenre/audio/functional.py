@@ -1,0 +1,310 @@
+"""Pure functions on audio tensors: channel mixing, resampling, padding, log-mel, masking.
+
+Shapes follow torchaudio: waveforms are ``(..., time)``, spectrograms ``(..., n_mels,
+frames)``; leading dimensions (channels, batch) pass through unchanged. Every random step
+takes a :class:`torch.Generator`, so a seeded generator gives the same output every run.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio.functional as taF
+
+from musicgenre.errors import ConfigurationError
+
+__all__ = [
+    "amplitude_to_db",
+    "clip_samples",
+    "mel_filterbank",
+    "mel_spectrogram",
+    "pad_trunc",
+    "rechannel",
+    "resample",
+    "spec_augment",
+    "to_mono",
+]
+
+
+def to_mono(waveform: torch.Tensor) -> torch.Tensor:
+    """Average the channels into one.
+
+    Parameters
+    ----------
+    waveform
+        Shape ``(..., channels, time)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., 1, time)``.
+
+    Examples
+    --------
+    >>> to_mono(torch.tensor([[1.0, 2.0], [-1.0, 0.0]]))
+    tensor([[0., 1.]])
+    """
+    if waveform.dim() < 2:
+        raise ConfigurationError(f"waveform must be (..., channels, time), got {tuple(waveform.shape)}")
+    return waveform.mean(dim=-2, keepdim=True)
+
+
+def rechannel(waveform: torch.Tensor, num_channels: int) -> torch.Tensor:
+    """Convert to *num_channels* channels: mean to mono, or copy mono to every channel.
+
+    Parameters
+    ----------
+    waveform
+        Shape ``(..., channels, time)``.
+    num_channels
+        1 (average the channels) or any count when the input is mono (duplicate it).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., num_channels, time)``; the input itself when it already has that many.
+    """
+    channels = waveform.shape[-2] if waveform.dim() >= 2 else 0
+    if channels == num_channels:
+        return waveform
+    if num_channels == 1:
+        return to_mono(waveform)
+    if channels == 1 and num_channels > 1:
+        return waveform.expand(*waveform.shape[:-2], num_channels, waveform.shape[-1]).clone()
+    raise ConfigurationError(f"cannot convert {channels} channels to {num_channels}; only to mono or from mono")
+
+
+def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Tensor:
+    """Resample with torchaudio's windowed-sinc filter (the reference's method).
+
+    Parameters
+    ----------
+    waveform
+        Shape ``(..., time)``.
+    orig_freq, new_freq
+        Sample rates in Hz.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., ceil(time * new_freq / orig_freq))``; the input itself when the rates match.
+    """
+    if orig_freq <= 0 or new_freq <= 0:
+        raise ConfigurationError(f"sample rates must be positive, got {orig_freq} -> {new_freq}")
+    if orig_freq == new_freq:
+        return waveform
+    out: torch.Tensor = taF.resample(waveform, orig_freq, new_freq)
+    return out
+
+
+def clip_samples(sample_rate: int, max_ms: int) -> int:
+    """Number of samples the reference keeps for *max_ms* milliseconds.
+
+    The reference computes ``sample_rate // 1000 * max_ms``, which floors the rate to whole
+    kHz first: at 22050 Hz, 5000 ms keep 22 * 5000 = 110,000 samples (4.988 s), not 110,250.
+    musicgenre keeps that rule so that features match the reference bit for bit.
+
+    Examples
+    --------
+    >>> clip_samples(22050, 5000)
+    110000
+    """
+    return sample_rate // 1000 * max_ms
+
+
+def pad_trunc(
+    waveform: torch.Tensor,
+    sample_rate: int,
+    max_ms: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Truncate to, or zero-pad up to, ``clip_samples(sample_rate, max_ms)`` samples.
+
+    A longer signal keeps its beginning. A shorter one is zero-padded, the padding split
+    between start and end at a random point (as in the reference); pass a seeded
+    *generator* for a reproducible split. All leading dimensions share one split.
+
+    Parameters
+    ----------
+    waveform
+        Shape ``(..., time)``.
+    sample_rate
+        Rate of *waveform* in Hz.
+    max_ms
+        Target length in milliseconds.
+    generator
+        Source of the random padding offset; ``None`` uses torch's global generator.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., clip_samples(sample_rate, max_ms))``.
+    """
+    target = clip_samples(sample_rate, max_ms)
+    if target <= 0:
+        raise ConfigurationError(f"max_ms={max_ms} at {sample_rate} Hz keeps no samples")
+    length = waveform.shape[-1]
+    if length >= target:
+        return waveform[..., :target]
+    spare = target - length
+    begin = int(torch.randint(0, spare + 1, (1,), generator=generator).item())
+    return torch.nn.functional.pad(waveform, (begin, spare - begin))
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
+    """HTK mel filter bank as torchaudio's ``MelSpectrogram`` builds it.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n_fft // 2 + 1, n_mels)``, covering 0 Hz to ``sample_rate / 2``.
+    """
+    fbanks: torch.Tensor = taF.melscale_fbanks(
+        n_freqs=n_fft // 2 + 1,
+        f_min=0.0,
+        f_max=float(sample_rate // 2),
+        n_mels=n_mels,
+        sample_rate=sample_rate,
+        norm=None,
+        mel_scale="htk",
+    )
+    return fbanks
+
+
+def mel_spectrogram(
+    waveform: torch.Tensor,
+    sample_rate: int,
+    *,
+    n_fft: int = 1024,
+    hop_length: int = 512,
+    n_mels: int = 64,
+    window: torch.Tensor | None = None,
+    fbanks: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Power mel spectrogram, identical to ``torchaudio.transforms.MelSpectrogram``.
+
+    Parameters
+    ----------
+    waveform
+        Shape ``(..., time)``.
+    sample_rate
+        Rate of *waveform* in Hz.
+    n_fft, hop_length, n_mels
+        FFT size (also the Hann window length), hop between frames, mel bands.
+    window, fbanks
+        Precomputed Hann window and filter bank (the modules keep them as buffers).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., n_mels, 1 + time // hop_length)`` (frames are centred).
+    """
+    if window is None:
+        window = torch.hann_window(n_fft, device=waveform.device, dtype=waveform.dtype)
+    if fbanks is None:
+        fbanks = mel_filterbank(sample_rate, n_fft, n_mels).to(waveform.device, waveform.dtype)
+    spec = taF.spectrogram(
+        waveform,
+        pad=0,
+        window=window,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=n_fft,
+        power=2.0,
+        normalized=False,
+        center=True,
+        pad_mode="reflect",
+        onesided=True,
+    )
+    return torch.matmul(spec.transpose(-1, -2), fbanks).transpose(-1, -2)
+
+
+def amplitude_to_db(spec: torch.Tensor, top_db: float | None = 80.0, amin: float = 1e-10) -> torch.Tensor:
+    """Convert a power spectrogram to decibels, floored *top_db* below each spectrogram's peak.
+
+    Unlike torchaudio, whose floor depends on how inputs are batched, the floor here is
+    computed per ``(n_mels, frames)`` matrix, so batching never changes a result. For one
+    mono spectrogram both agree. Silence maps to ``10 * log10(amin)`` = -100 dB.
+
+    Parameters
+    ----------
+    spec
+        Power spectrogram, shape ``(..., freq, frames)``.
+    top_db
+        Dynamic range kept below the peak, or ``None`` for no floor.
+    amin
+        Smallest power before the logarithm.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, in dB.
+
+    Examples
+    --------
+    >>> amplitude_to_db(torch.tensor([[1.0, 1e-12]]), top_db=80.0)
+    tensor([[  0., -80.]])
+    """
+    db = 10.0 * torch.log10(torch.clamp(spec, min=amin))
+    if top_db is not None:
+        floor = db.amax(dim=(-2, -1), keepdim=True) - top_db
+        db = torch.maximum(db, floor)
+    return db
+
+
+def _mask_along(
+    spec: torch.Tensor, param: float, dim: int, value: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    # The same draws as torchaudio.functional.mask_along_axis, but from *generator*.
+    size = spec.shape[dim]
+    draws = torch.rand(2, generator=generator)
+    width = draws[0] * param
+    start = (draws[1] * (size - width)).long()
+    end = start + width.long()
+    idx = torch.arange(size, device=spec.device)
+    mask = (idx >= start) & (idx < end)
+    shape = [1] * spec.dim()
+    shape[dim] = size
+    return spec.masked_fill(mask.view(shape), value)
+
+
+def spec_augment(
+    spec: torch.Tensor,
+    *,
+    max_mask_pct: float = 0.1,
+    n_freq_masks: int = 1,
+    n_time_masks: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """SpecAugment masking as in the reference: bands of mel bins and frames set to the mean.
+
+    Each mask's width is drawn uniformly below ``max_mask_pct`` of the axis and its start
+    uniformly where it fits, exactly as torchaudio's ``FrequencyMasking``/``TimeMasking``
+    draw them, but from *generator* so a seed reproduces them. Leading dimensions share
+    the masks.
+
+    Parameters
+    ----------
+    spec
+        Shape ``(..., n_mels, frames)``.
+    max_mask_pct
+        Largest mask as a fraction of the axis.
+    n_freq_masks, n_time_masks
+        How many masks along each axis.
+    generator
+        Source of randomness; ``None`` uses torch's global generator.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape; masked cells hold the input's mean.
+    """
+    if spec.dim() < 2:
+        raise ConfigurationError(f"spec must be (..., n_mels, frames), got {tuple(spec.shape)}")
+    value = spec.mean()
+    out = spec
+    for _ in range(n_freq_masks):
+        out = _mask_along(out, max_mask_pct * spec.shape[-2], spec.dim() - 2, value, generator)
+    for _ in range(n_time_masks):
+        out = _mask_along(out, max_mask_pct * spec.shape[-1], spec.dim() - 1, value, generator)
+    return out

@@ -1,0 +1,204 @@
+"""Checkpoints: the weights plus everything needed to use them, loaded without unpickling code.
+
+A checkpoint is a ``torch.save`` file holding only plain containers, strings, numbers and
+tensors, so :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)``: a
+tampered file cannot run code. It records the model class and config, the class labels in
+order, the feature settings, the library version and any metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from musicgenre._version import __version__
+from musicgenre.audio.transforms import FeatureConfig
+from musicgenre.errors import CheckpointError, ConfigurationError
+from musicgenre.models import GenreCNN, GenreCNNConfig
+
+__all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
+
+FORMAT = "musicgenre.checkpoint"
+FORMAT_VERSION = 1
+
+#: Model classes a checkpoint may name; subclasses register with :func:`register_model`.
+_MODELS: dict[str, type[GenreCNN]] = {"GenreCNN": GenreCNN}
+
+
+def register_model(cls: type[GenreCNN]) -> type[GenreCNN]:
+    """Let checkpoints that name *cls* (by class name) be rebuilt; usable as a decorator."""
+    _MODELS[cls.__name__] = cls
+    return cls
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes
+    ----------
+    model
+        The rebuilt model with its weights, in eval mode.
+    classes
+        Label names, in the order of the model's outputs.
+    features
+        Feature settings the model was trained with.
+    metrics
+        Training/evaluation metrics recorded at save time (may be empty).
+    extra
+        Anything else stored at save time (plain values and tensors only).
+    version
+        musicgenre version that wrote the file.
+    """
+
+    model: GenreCNN
+    classes: list[str]
+    features: FeatureConfig
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    version: str = __version__
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: GenreCNN,
+    *,
+    classes: Sequence[str],
+    features: FeatureConfig | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write *model* and its context to *path* atomically (temp file, then rename).
+
+    Parameters
+    ----------
+    path
+        Destination file (conventionally ``.ckpt``).
+    model
+        A :class:`~musicgenre.models.GenreCNN` (or registered subclass).
+    classes
+        Label names in output order; their count must equal ``model.num_classes``.
+    features
+        Feature settings of the training data (default: the reference's).
+    metrics
+        JSON-like metrics to keep with the weights.
+    extra
+        Other plain values or tensors (e.g. trainer state for resuming).
+
+    Returns
+    -------
+    pathlib.Path
+        *path*.
+    """
+    if len(classes) != model.num_classes:
+        raise ConfigurationError(f"{len(classes)} class names for a model with {model.num_classes} outputs")
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "model_class": type(model).__name__,
+        "model_config": model.get_config(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "classes": list(classes),
+        "features": (features or FeatureConfig()).to_dict(),
+        "metrics": dict(metrics or {}),
+        "extra": dict(extra or {}),
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError("checkpoint not found (or not a file)", path=path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"refused to load: it holds objects other than plain values and tensors ({exc}); "
+            "only load checkpoints you trust, and re-save them with musicgenre",
+            path=path,
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"not a readable checkpoint; truncated or corrupt? ({exc})", path=path) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            "not a musicgenre checkpoint (no musicgenre header); was it saved with save_checkpoint?", path=path
+        )
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint format {payload.get('format_version')} is not supported by musicgenre {__version__}",
+            path=path,
+        )
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint` and rebuild its model.
+
+    Parameters
+    ----------
+    path
+        The checkpoint file.
+    map_location
+        Device for the model's weights.
+
+    Returns
+    -------
+    Checkpoint
+        The model (eval mode) with its labels, feature settings and metrics.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, truncated, corrupt, holds objects other than plain values
+        (tampered), is not a musicgenre checkpoint, names an unknown model class, or its
+        config does not match its weights. The message names the file.
+    """
+    p = Path(path)
+    payload = _read(p)
+    name = payload.get("model_class")
+    cls = _MODELS.get(str(name))
+    if cls is None:
+        raise CheckpointError(
+            f"unknown model class {name!r}; register it with musicgenre.checkpoint.register_model",
+            path=p,
+        )
+    try:
+        config = GenreCNNConfig.from_dict(payload["model_config"])
+        features = FeatureConfig.from_dict(payload["features"])
+        model = cls.from_config(config)
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (KeyError, TypeError, ConfigurationError, RuntimeError) as exc:
+        raise CheckpointError(f"config does not match the stored weights ({exc})", path=p) from None
+    classes = [str(c) for c in payload.get("classes", [])]
+    if len(classes) != model.num_classes:
+        raise CheckpointError(f"{len(classes)} class names for a model with {model.num_classes} outputs", path=p)
+    model.to(map_location).eval()
+    return Checkpoint(
+        model=model,
+        classes=classes,
+        features=features,
+        metrics=dict(payload.get("metrics", {})),
+        extra=dict(payload.get("extra", {})),
+        version=str(payload.get("library_version", "unknown")),
+    )

@@ -1,0 +1,112 @@
+"""Train/validation/test splits as index arrays, stratified by genre.
+
+Splitting is pure: labels in, index arrays out; files are never touched. The default
+reproduces the reference exactly: shuffle with the seed, hold out 20 % stratified as the
+test set, then 20 % of the rest as the validation set (64/16/20).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from musicgenre.errors import ConfigurationError
+
+__all__ = ["stratified_split"]
+
+IndexArray = NDArray[np.int64]
+
+
+def _holdout(
+    indices: IndexArray,
+    labels: NDArray[np.int64],
+    groups: NDArray[np.int64] | None,
+    fraction: float,
+    seed: int,
+) -> tuple[IndexArray, IndexArray]:
+    """Split *indices* into (kept, held out), stratified; held out is ~*fraction* of them."""
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+    y = labels[indices]
+    if groups is None:
+        try:
+            kept, held = train_test_split(indices, test_size=fraction, stratify=y, random_state=seed)
+        except ValueError as exc:
+            raise ConfigurationError(f"cannot split {len(indices)} items {fraction:.0%} stratified: {exc}") from None
+        return np.asarray(kept, dtype=np.int64), np.asarray(held, dtype=np.int64)
+    n_splits = max(2, round(1.0 / fraction))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    try:
+        kept_pos, held_pos = next(splitter.split(indices, y, groups[indices]))
+    except ValueError as exc:
+        raise ConfigurationError(f"cannot split {len(indices)} items into {n_splits} group folds: {exc}") from None
+    return indices[kept_pos], indices[held_pos]
+
+
+def stratified_split(
+    labels: ArrayLike,
+    sizes: Sequence[float] = (0.64, 0.16, 0.20),
+    seed: int = 42,
+    groups: ArrayLike | None = None,
+) -> tuple[IndexArray, ...]:
+    """Split item indices into stratified parts, as the reference does.
+
+    With three sizes ``(train, val, test)``: shuffle ``arange(n)`` with
+    ``RandomState(seed)``, hold out ``test`` stratified (scikit-learn's
+    ``train_test_split(..., random_state=seed)``), then hold out ``val / (train + val)`` of
+    the rest as validation. With two sizes ``(train, val)``: one stratified hold-out
+    (the reference's 80-20 variant).
+
+    Parameters
+    ----------
+    labels
+        One label per item (any hashable values of one type).
+    sizes
+        Fractions of the parts, in order (train, val[, test]); they must sum to 1.
+    seed
+        Seed of the shuffle and of both hold-outs.
+    groups
+        Optional group per item (an artist, say). Items of one group stay in one part;
+        parts then have only approximately the requested sizes.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        One int64 index array per part, disjoint and together covering ``range(n)``.
+
+    Raises
+    ------
+    ConfigurationError
+        If the sizes are not 2 or 3 positive fractions summing to 1, or some genre has too
+        few items to be split.
+
+    Examples
+    --------
+    >>> labels = [g for g in range(10) for _ in range(100)]
+    >>> train, val, test = stratified_split(labels)
+    >>> len(train), len(val), len(test)
+    (640, 160, 200)
+    >>> train2, val2 = stratified_split(labels, sizes=(0.8, 0.2))
+    >>> len(train2), len(val2)
+    (800, 200)
+    """
+    parts = [float(s) for s in sizes]
+    if len(parts) not in (2, 3) or any(s <= 0 for s in parts) or abs(sum(parts) - 1.0) > 1e-6:
+        raise ConfigurationError(f"sizes must be 2 or 3 positive fractions summing to 1, got {tuple(sizes)}")
+    _, y = np.unique(np.asarray(labels), return_inverse=True)
+    y = y.astype(np.int64).ravel()
+    n = len(y)
+    g: NDArray[np.int64] | None = None
+    if groups is not None:
+        _, g = np.unique(np.asarray(groups), return_inverse=True)
+        g = g.astype(np.int64).ravel()
+        if len(g) != n:
+            raise ConfigurationError(f"groups has {len(g)} entries but labels has {n}")
+    order = np.random.RandomState(seed).permutation(n).astype(np.int64)
+    if len(parts) == 2:
+        return _holdout(order, y, g, round(parts[1], 10), seed)
+    rest, test = _holdout(order, y, g, round(parts[2], 10), seed)
+    train, val = _holdout(rest, y, g, round(parts[1] / (parts[0] + parts[1]), 10), seed)
+    return train, val, test
