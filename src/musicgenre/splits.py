@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from musicgenre.errors import ConfigurationError
 
-__all__ = ["stratified_split"]
+__all__ = ["filtered_split", "filtered_split_ids", "split_indices", "stratified_split"]
 
 IndexArray = NDArray[np.int64]
 
@@ -110,3 +110,95 @@ def stratified_split(
     rest, test = _holdout(order, y, g, round(parts[2], 10), seed)
     train, val = _holdout(rest, y, g, round(parts[1] / (parts[0] + parts[1]), 10), seed)
     return train, val, test
+
+
+def filtered_split_ids() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Track ids of the artist-filtered GTZAN split (Kereliuk, Sturm & Larsen, 2015).
+
+    443 training, 197 validation and 290 test clips (930 in all: the 70 clips the
+    authors found to be exact repetitions, distortions or mislabelled are left out), with
+    no artist in two parts. The lists are the ones torchaudio ships.
+
+    Returns
+    -------
+    tuple of tuple of str
+        ``(train, val, test)`` ids such as ``"blues.00029"``.
+    """
+    from torchaudio.datasets import gtzan
+
+    return tuple(gtzan.filtered_train), tuple(gtzan.filtered_valid), tuple(gtzan.filtered_test)
+
+
+def filtered_split(track_ids: Sequence[str]) -> tuple[IndexArray, IndexArray, IndexArray]:
+    """Positions of *track_ids* in the artist-filtered split's train/val/test lists.
+
+    Parameters
+    ----------
+    track_ids
+        One id per item, as :attr:`musicgenre.data.GTZANDataset.track_ids` gives them
+        (``"jazz.00054"``).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Index arrays (into *track_ids*) of the train, validation and test items. Items in
+        none of the lists are left out.
+
+    Raises
+    ------
+    ConfigurationError
+        If none of the ids is in the filtered lists (not GTZAN).
+
+    Examples
+    --------
+    >>> train, val, test = filtered_split(["blues.00029", "blues.00012", "blues.00000"])
+    >>> train.tolist(), val.tolist(), test.tolist()
+    ([0], [2], [1])
+    """
+    lists = filtered_split_ids()
+    part = {tid: k for k, ids in enumerate(lists) for tid in ids}
+    chosen: tuple[list[int], list[int], list[int]] = ([], [], [])
+    for i, tid in enumerate(track_ids):
+        k = part.get(tid)
+        if k is not None:
+            chosen[k].append(i)
+    if not any(chosen):
+        raise ConfigurationError("none of the track ids is in the GTZAN filtered split (ids look like 'jazz.00054')")
+    train, val, test = (np.asarray(c, dtype=np.int64) for c in chosen)
+    return train, val, test
+
+
+#: Split names understood by :func:`split_indices`.
+SPLITS: dict[str, tuple[float, ...]] = {
+    "random": (0.64, 0.16, 0.20),
+    "64-16-20": (0.64, 0.16, 0.20),
+    "80-20": (0.8, 0.2),
+}
+
+
+def split_indices(
+    name: str, labels: Sequence[int], track_ids: Sequence[str], *, seed: int = 42
+) -> tuple[IndexArray, ...]:
+    """Indices of a named split: ``"random"``/``"64-16-20"``, ``"80-20"`` or ``"filtered"``.
+
+    Parameters
+    ----------
+    name
+        Which split.
+    labels
+        Label per item (for the stratified random splits).
+    track_ids
+        Id per item (for the filtered split).
+    seed
+        Seed of the random splits (the filtered split is fixed).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (train, val, test) or, for ``"80-20"``, (train, val).
+    """
+    if name == "filtered":
+        return filtered_split(track_ids)
+    if name not in SPLITS:
+        raise ConfigurationError(f"unknown split {name!r}; choose from {[*SPLITS, 'filtered']}")
+    return stratified_split(labels, SPLITS[name], seed=seed)

@@ -15,11 +15,14 @@ from musicgenre.errors import ConfigurationError
 __all__ = [
     "amplitude_to_db",
     "clip_samples",
+    "fit_length",
     "mel_filterbank",
     "mel_spectrogram",
     "pad_trunc",
+    "random_crop",
     "rechannel",
     "resample",
+    "segments",
     "spec_augment",
     "to_mono",
 ]
@@ -308,3 +311,98 @@ def spec_augment(
     for _ in range(n_time_masks):
         out = _mask_along(out, max_mask_pct * spec.shape[-1], spec.dim() - 1, value, generator)
     return out
+
+
+def fit_length(x: torch.Tensor, length: int, *, pad_value: float = 0.0) -> torch.Tensor:
+    """Keep the first *length* steps of the last axis, or pad the end with *pad_value*.
+
+    Parameters
+    ----------
+    x
+        Shape ``(..., time)`` (a waveform) or ``(..., n_mels, frames)`` (a spectrogram).
+    length
+        Target size of the last axis.
+    pad_value
+        Fill for missing steps (0 for waveforms; the dB floor for spectrograms).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., length)``.
+    """
+    if x.shape[-1] >= length:
+        return x[..., :length]
+    return torch.nn.functional.pad(x, (0, length - x.shape[-1]), value=pad_value)
+
+
+def random_crop(
+    x: torch.Tensor, length: int, *, generator: torch.Generator | None = None, pad_value: float = 0.0
+) -> torch.Tensor:
+    """Cut a window of *length* steps from a uniformly random start on the last axis.
+
+    Every start from 0 to ``x.shape[-1] - length`` is equally likely, so the crops of a
+    track cover all of it over many draws; an input shorter than *length* is padded at
+    its end with *pad_value* instead.
+
+    Parameters
+    ----------
+    x
+        Shape ``(..., time)`` or ``(..., n_mels, frames)``.
+    length
+        Window size.
+    generator
+        Source of the start; seed it for reproducible crops.
+    pad_value
+        Fill when the input is shorter than *length*.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(..., length)``.
+
+    Examples
+    --------
+    >>> crop = random_crop(torch.arange(10.0), 4, generator=torch.Generator().manual_seed(0))
+    >>> crop.shape, bool((crop[1:] - crop[:-1] == 1).all())
+    (torch.Size([4]), True)
+    """
+    spare = x.shape[-1] - length
+    if spare <= 0:
+        return fit_length(x, length, pad_value=pad_value)
+    start = int(torch.randint(0, spare + 1, (1,), generator=generator).item())
+    return x[..., start : start + length]
+
+
+def segments(x: torch.Tensor, length: int, hop: int, *, pad_value: float = 0.0) -> torch.Tensor:
+    """Cut the last axis into windows of *length* every *hop* steps, covering all of it.
+
+    The last window is padded at its end with *pad_value* when the input does not divide
+    evenly, and an input shorter than one window gives one padded window.
+
+    Parameters
+    ----------
+    x
+        Shape ``(..., time)`` or ``(..., n_mels, frames)``.
+    length
+        Window size.
+    hop
+        Step between window starts (``length`` for no overlap, ``length // 2`` for 50 %).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n_windows, ..., length)`` with ``n_windows = 1 + ceil(max(0, T - length) / hop)``.
+
+    Examples
+    --------
+    >>> segments(torch.arange(10.0), 4, 3)
+    tensor([[0., 1., 2., 3.],
+            [3., 4., 5., 6.],
+            [6., 7., 8., 9.]])
+    """
+    if length < 1 or hop < 1:
+        raise ConfigurationError(f"length and hop must be positive, got {length} and {hop}")
+    total = x.shape[-1]
+    count = 1 + max(0, -(-(total - length) // hop))
+    padded = fit_length(x, length + (count - 1) * hop, pad_value=pad_value)
+    return torch.stack([padded[..., i * hop : i * hop + length] for i in range(count)])

@@ -39,6 +39,7 @@ __all__ = [
     "download_gtzan",
     "parse_clip_name",
     "scan_clips",
+    "track_id",
 ]
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,17 @@ def parse_clip_name(name: str) -> tuple[str, int] | None:
     if match is None:
         return None
     return match.group("genre").lower(), int(match.group("number"))
+
+
+def track_id(path: Path) -> str:
+    """``"<genre>.<number>"`` of a GTZAN-named file (``jazz.00054.wav`` -> ``"jazz.00054"``).
+
+    Raises :class:`~musicgenre.errors.DatasetError` for other names.
+    """
+    parsed = parse_clip_name(path.name)
+    if parsed is None:
+        raise DatasetError("name is not <genre>.<number> (e.g. blues.00000.wav)", path=path)
+    return f"{parsed[0]}.{parsed[1]:05d}"
 
 
 def _walk(root: Path) -> list[Path]:
@@ -249,10 +261,11 @@ class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
             raise DatasetError(f"genres must be distinct and non-empty, got {list(genres)}")
         if download and not self._has_clips():
             download_gtzan(self.root)
+        layouts = "\n  ".join(_LAYOUTS)
         if not self.root.is_dir():
             raise DatasetError(
                 "dataset root does not exist or is not a folder; pass the folder that holds "
-                "GTZAN, or download=True to fetch it",
+                f"GTZAN in one of these layouts, or download=True to fetch it:\n  {layouts}",
                 path=self.root,
             )
         files, targets, skipped = scan_clips(self.root, self.classes, AUDIO_EXTENSIONS)
@@ -261,7 +274,6 @@ class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
             files, targets, bad = self._validate(files, targets)
             skipped.extend(bad)
         if not files:
-            layouts = "\n  ".join(_LAYOUTS)
             raise DatasetError(
                 f"no usable clip of {list(self.classes)} found ({len(skipped)} skipped). "
                 f"Looked for these layouts:\n  {layouts}",
@@ -293,12 +305,7 @@ class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
     @property
     def track_ids(self) -> list[str]:
         """``"<genre>.<number>"`` of each clip (e.g. ``"jazz.00054"``), as the split lists name them."""
-        ids = []
-        for path in self.files:
-            parsed = parse_clip_name(path.name)
-            assert parsed is not None  # every file passed parse_clip_name in scan_clips
-            ids.append(f"{parsed[0]}.{parsed[1]:05d}")
-        return ids
+        return [track_id(path) for path in self.files]
 
     def __len__(self) -> int:
         return len(self.files)

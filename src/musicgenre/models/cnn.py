@@ -45,6 +45,8 @@ class GenreCNNConfig:
         Add ``BatchNorm2d`` after each convolution.
     global_pool
         Average the last feature map over time and frequency, so any input length works.
+    input_norm
+        Normalise the input with a ``BatchNorm2d(1)`` (learned scale and shift of the dB values).
     """
 
     n_classes: int = 10
@@ -55,6 +57,7 @@ class GenreCNNConfig:
     dropout: float = 0.3
     batch_norm: bool = False
     global_pool: bool = False
+    input_norm: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -136,6 +139,7 @@ class GenreCNN(nn.Module):
         cfg = self.config
         with _seeded(seed):
             ins = (1, *cfg.channels[:-1])
+            self.input_norm: nn.Module = nn.BatchNorm2d(1) if cfg.input_norm else nn.Identity()
             self.blocks = nn.Sequential(
                 *(
                     self.make_block(i, c_in, c_out)
@@ -183,7 +187,7 @@ class GenreCNN(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Conv blocks: ``(batch, 1, n_mels, frames)`` -> ``(batch, C, n_mels / 2^k, frames / 2^k)``."""
         self._check_input(x)
-        out: torch.Tensor = self.blocks(x)
+        out: torch.Tensor = self.blocks(self.input_norm(x))
         return out
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
