@@ -1,0 +1,200 @@
+"""Performance benchmarks, measured side by side in one run on synthetic 30-s clips.
+
+    python benchmarks/run.py            # the full table (1000 clips; ~10 minutes on 2 cores)
+    python benchmarks/run.py --quick    # a smoke run on 100 clips
+
+Prints one Markdown table. Rows:
+
+- training epoch (640 clips, the reference model): model only on ready tensors (the
+  limit), from the feature cache, and reference-style (decode + transforms per item, per
+  epoch) on 22.05 kHz WAV and on 44.1 kHz FLAC, each as a ratio to the limit;
+- feature extraction throughput in audio-seconds per wall-second (x real time), with one
+  process and with every core;
+- whole-track prediction throughput (x real time, decode included);
+- memory (RSS growth) of the cached whole-track features of 1000 x 30 s;
+- the end-to-end reference-recipe reproduction on 1000 clips, extraction included.
+
+Distinct audio is costly to synthesise, so the set holds 10 distinct clips per genre,
+copied to the requested count; timings do not depend on the samples' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+import musicgenre as mg
+from musicgenre.data.cache import extract_features
+from musicgenre.experiment import run_experiment
+from musicgenre.recipes import REFERENCE
+from musicgenre.training import Trainer, TrainerConfig
+
+DISTINCT_PER_GENRE = 10
+
+
+MEMORY_PROBE = """
+import resource, sys, warnings
+warnings.simplefilter("ignore")
+import musicgenre as mg
+from musicgenre.data.cache import extract_features
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+features = extract_features(mg.GTZANDataset(sys.argv[1]), progress=False)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(base, peak, features.nbytes, len(features))
+"""
+
+
+def make_set(root: Path, clips: int, sample_rate: int, extension: str) -> Path:
+    """GTZAN layout with *clips* files, copies of 10 distinct clips per genre."""
+    seed_root = root / "distinct"
+    mg.make_synthetic_gtzan(
+        seed_root, clips_per_genre=DISTINCT_PER_GENRE, duration=30.0, sample_rate=sample_rate, extension=extension
+    )
+    per_genre = max(1, clips // len(mg.GENRES))
+    target = root / "set"
+    for genre in mg.GENRES:
+        folder = target / "genres" / genre
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(per_genre):
+            source = seed_root / "genres" / genre / f"{genre}.{n % DISTINCT_PER_GENRE:05d}{extension}"
+            shutil.copyfile(source, folder / f"{genre}.{n:05d}{extension}")
+    shutil.rmtree(seed_root)
+    return target
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def epoch_seconds(batches: Any, repeats: int = 3) -> float:
+    """Best of *repeats* training epochs over *batches* (after one warm-up epoch)."""
+    model = mg.GenreCNN(seed=0)
+    trainer = Trainer(TrainerConfig(progress=False))
+    optimizer = trainer.configure_optimizer(model)
+    trainer.train_loop(model, batches, optimizer)  # warm-up (allocator, kernels)
+    return min(float(timed(lambda: trainer.train_loop(model, batches, optimizer))[0]) for _ in range(repeats))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=1000, help="clips in the GTZAN-sized set")
+    parser.add_argument("--quick", action="store_true", help="100 clips, for a smoke run")
+    args = parser.parse_args(argv)
+    clips = 100 if args.quick else args.clips
+    train_clips = int(clips * 0.64)
+    cores = os.cpu_count() or 1
+    warnings.simplefilter("ignore")
+    logging.disable(logging.INFO)
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print(f"synthesising {clips} clips of 30 s (22.05 kHz WAV and 44.1 kHz FLAC)...", flush=True)
+        wav_root = make_set(work / "wav", clips, 22050, ".wav")
+        flac_root = make_set(work / "flac", train_clips, 44100, ".flac")
+        features = mg.FeatureConfig()
+
+        # Training epoch: limit, cached, reference-style.
+        wav = mg.GTZANDataset(wav_root, transform=mg.ClipFeatures(features, torch.Generator().manual_seed(0)))
+        cached = extract_features(wav, features, max_seconds=5.0, progress=False)
+        train_idx = list(range(train_clips))
+        cached_train = cached.with_view(REFERENCE.train_view(torch.Generator().manual_seed(0)), train_idx)
+        ready = [
+            (torch.stack([cached_train[i][0] for i in range(b, min(b + 32, train_clips))]),
+             torch.tensor(cached.targets[b : b + 32]))
+            for b in range(0, train_clips, 32)
+        ]  # fmt: skip
+        limit = epoch_seconds(ready)
+        generator = torch.Generator().manual_seed(0)
+        cached_epoch = epoch_seconds(DataLoader(cached_train, batch_size=32, shuffle=True, generator=generator))
+        ref_wav = epoch_seconds(DataLoader(torch.utils.data.Subset(wav, train_idx), batch_size=32, shuffle=True))
+        flac = mg.GTZANDataset(flac_root, transform=mg.ClipFeatures(features, torch.Generator().manual_seed(0)))
+        ref_flac = epoch_seconds(DataLoader(flac, batch_size=32, shuffle=True))
+        rows += [
+            (f"epoch, model only on ready tensors ({train_clips} clips)", f"{limit:.2f} s", "1.00x (limit)"),
+            ("epoch, from the feature cache", f"{cached_epoch:.2f} s", f"{cached_epoch / limit:.2f}x limit"),
+            (
+                "epoch, reference-style, 22.05 kHz WAV",
+                f"{ref_wav:.2f} s",
+                f"{ref_wav / limit:.2f}x limit, {ref_wav / cached_epoch:.1f}x cached",
+            ),
+            (
+                "epoch, reference-style, 44.1 kHz FLAC",
+                f"{ref_flac:.2f} s",
+                f"{ref_flac / limit:.2f}x limit, {ref_flac / cached_epoch:.1f}x cached",
+            ),
+        ]
+
+        # Feature extraction of whole tracks (decode + mono + resample + 30-s log-mel).
+        for name, root in (("22.05 kHz WAV", wav_root), ("44.1 kHz FLAC", flac_root)):
+            dataset = mg.GTZANDataset(root)
+            audio_seconds = 30.0 * len(dataset)
+            for workers in sorted({0, cores}):
+                start = time.perf_counter()
+                extract_features(dataset, features, num_workers=workers, progress=False)
+                seconds = time.perf_counter() - start
+                label = "1 process" if workers == 0 else f"{workers} workers"
+                speed = f"{audio_seconds / seconds:,.0f}x real time"
+                rows.append((f"extraction, {name}, {label}", speed, f"{seconds:.1f} s"))
+
+        # Memory of the cached whole-track features, in a fresh process.
+        probe = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, str(wav_root)], check=True, capture_output=True, text=True
+        )
+        base_rss, peak_rss, tensors, count = (int(v) for v in probe.stdout.split())
+        rows.append(
+            (f"cached whole-track features, {count} x 30 s", f"{peak_rss / 2**20:,.0f} MiB peak RSS",
+             f"{tensors / 2**20:,.0f} MiB of tensors; {base_rss / 2**20:,.0f} MiB after import")
+        )  # fmt: skip
+
+        # Whole-track prediction.
+        try:
+            from musicgenre.inference import GenreClassifier
+        except ImportError:
+            rows.append(("prediction", "n/a", "musicgenre.inference not available"))
+        else:
+            ckpt = mg.save_checkpoint(work / "model.ckpt", mg.GenreCNN(seed=0), classes=mg.GENRES)
+            classifier = GenreClassifier.from_checkpoint(ckpt)
+            files = sorted(wav_root.rglob("*.wav"))[: min(200, clips)]
+            seconds, _ = timed(lambda: classifier.predict_many(files, num_workers=cores))
+            speed = f"{30 * len(files) / seconds:,.0f}x real time"
+            rows.append(
+                (f"prediction, {len(files)} x 30-s WAV, {cores} workers", speed,
+                 f"{seconds:.1f} s")
+            )  # fmt: skip
+
+        # End to end: the reference recipe on the whole set, extraction included.
+        seconds, result = timed(lambda: run_experiment(wav_root, work / "run", recipe="reference", seed=0, plots=False))
+        rows.append(
+            (f"reference reproduction, {clips} clips, end to end", f"{seconds:.0f} s",
+             f"{result.epochs} epochs, extraction {result.extract_seconds:.0f} s")
+        )  # fmt: skip
+
+    print()
+    print(f"machine: {platform.processor() or platform.machine()}, {cores} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, musicgenre {mg.__version__}")  # fmt: skip
+    print()
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'measurement':<{width}} | value | notes |")
+    print(f"|{'-' * (width + 2)}|---|---|")
+    for name, value, note in rows:
+        print(f"| {name:<{width}} | {value} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
