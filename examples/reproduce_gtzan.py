@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     # 4. Evaluate on the held-out part (the test set; the validation set for 80-20) and write
     #    metrics.json, report.txt, loss.png, confusion.png, tsne.png and model.ckpt.
-    evaluated_on = "test" if len(parts) == 3 else "val"
+    evaluated_on = "test" if len(parts) == 3 else "validation"
     predictions = evaluate_tracks(model, data, parts[-1], recipe, device=args.device)
     metrics = write_outputs(
         args.out, model, data, predictions, history, recipe=recipe, evaluated_on=evaluated_on, seed=args.seed,

@@ -130,6 +130,8 @@ def save_checkpoint(
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError("checkpoint not found (or not a file)", path=path)
+    if not zipfile.is_zipfile(path):  # save_checkpoint always writes torch's zip format
+        raise CheckpointError("not a musicgenre checkpoint (not a torch zip archive); truncated or corrupt?", path=path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

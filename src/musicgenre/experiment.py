@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-PART_NAMES = ("train", "val", "test")
+PART_NAMES = ("train", "validation", "test")
 Indices = Sequence[int] | NDArray[np.int64]
 
 
@@ -308,7 +308,7 @@ class ExperimentResult:
     recipe, split, seed
         What ran.
     evaluated_on
-        ``"test"``, or ``"val"`` for a two-part split.
+        ``"test"``, or ``"validation"`` for a two-part split.
     metrics
         Per-track metrics on that part.
     segment_accuracy
@@ -529,7 +529,7 @@ def evaluate_checkpoint(
     out: str | os.PathLike[str] | None = None,
     device: str = "cpu",
 ) -> ClassificationMetrics:
-    """Score a saved model on one part (``"train"``, ``"val"``, ``"test"``) of a dataset split.
+    """Score a saved model on one part (``"train"``, ``"validation"``, ``"test"``) of a dataset split.
 
     The split and seed default to those stored in the checkpoint (by :func:`run_experiment`),
     so ``evaluate_checkpoint(ckpt, root)`` scores the same test set the model was tested on.
@@ -551,6 +551,7 @@ def evaluate_checkpoint(
         )
     parts = split_indices(split_name, data.targets, data.track_ids, seed=split_seed)
     names = PART_NAMES[: len(parts)]
+    part = "validation" if part == "val" else part
     if part not in names:
         raise ConfigurationError(f"split {split_name!r} has parts {list(names)}, not {part!r}")
     predictions = evaluate_tracks(loaded.model, data, parts[names.index(part)], rec, device=device)

@@ -16,7 +16,7 @@ import soundfile as sf
 import soxr
 import torch
 
-from musicgenre.errors import AudioDecodeError
+from musicgenre.errors import AudioDecodeError, ConfigurationError
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "audio_info", "load_audio"]
 
@@ -171,7 +171,7 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
     rate = int(file_rate)
     if sample_rate is not None and sample_rate != rate:
         if sample_rate <= 0:
-            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+            raise ConfigurationError(f"sample_rate must be positive, got {sample_rate}")
         data = soxr.resample(data, rate, sample_rate, quality="HQ")
         rate = sample_rate
         if data.shape[0] == 0:  # a clip of a few samples can vanish when downsampled

@@ -311,7 +311,7 @@ class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
         return len(self.files)
 
     def load(self, index: int) -> torch.Tensor:
-        """Decoded waveform of clip *index*, mono (if asked) at :attr:`sample_rate`, before *transform*."""
+        """Decoded waveform of clip *index*, mono (if asked) at the dataset's ``sample_rate``, before *transform*."""
         wave, _ = load_audio(self.files[index], sample_rate=self.sample_rate, mono=self.mono)
         return wave
 

@@ -1,0 +1,203 @@
+"""Checkpoints: exact round trips, and a CheckpointError naming the file for every bad file."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from musicgenre.audio import FeatureConfig
+from musicgenre.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from musicgenre.data import GENRES
+from musicgenre.errors import CheckpointError, ConfigurationError
+from musicgenre.models import GenreCNN
+
+
+class Payload:
+    """A custom object in a tampered checkpoint: unpickling it would create the file *marker*."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+def _x(rng: np.random.Generator) -> torch.Tensor:
+    return torch.from_numpy(rng.normal(-40.0, 15.0, size=(3, 1, 64, 215)).astype(np.float32))
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[Path, GenreCNN]:
+    model = GenreCNN(seed=0).eval()
+    path = save_checkpoint(tmp_path / "model.ckpt", model, classes=GENRES)
+    return path, model
+
+
+def _assert_refused(path: Path, *words: str) -> CheckpointError:
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert info.value.path == path
+    assert path.name in str(info.value)
+    for word in words:
+        assert word in str(info.value)
+    return info.value
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+
+def test_round_trip_gives_identical_outputs(tmp_path: Path, rng: np.random.Generator) -> None:
+    model = GenreCNN(n_classes=3, channels=(4, 8, 16, 32), embedding_dim=24, batch_norm=True, seed=5)
+    model.train()
+    model(_x(rng))  # moves the BatchNorm running statistics away from their initial values
+    model.eval()
+    features = FeatureConfig(n_mels=64, hop_length=512)
+    path = save_checkpoint(
+        tmp_path / "nested" / "m.ckpt",
+        model,
+        classes=["x", "y", "z"],
+        features=features,
+        metrics={"accuracy": 0.75},
+        extra={"note": "hello", "tensor": torch.arange(3)},
+    )
+
+    loaded = load_checkpoint(path)
+
+    assert isinstance(loaded, Checkpoint)
+    assert type(loaded.model) is GenreCNN
+    assert not loaded.model.training
+    assert loaded.model.get_config() == model.get_config()
+    x = _x(rng)
+    with torch.no_grad():
+        assert torch.equal(loaded.model(x), model(x))
+        assert torch.equal(loaded.model.embed(x), model.embed(x))
+    assert loaded.classes == ["x", "y", "z"]
+    assert loaded.features == features
+    assert loaded.metrics == {"accuracy": 0.75}
+    assert loaded.extra["note"] == "hello"
+    assert torch.equal(loaded.extra["tensor"], torch.arange(3))
+    assert [p.name for p in path.parent.iterdir()] == ["m.ckpt"]  # no temp file left behind
+
+
+def test_from_checkpoint(saved: tuple[Path, GenreCNN], rng: np.random.Generator) -> None:
+    path, model = saved
+    loaded = GenreCNN.from_checkpoint(path)
+    assert isinstance(loaded, GenreCNN)
+    assert not loaded.training
+    x = _x(rng)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_save_checks_the_class_count(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        save_checkpoint(tmp_path / "m.ckpt", GenreCNN(), classes=["only", "three", "names"])
+    assert not (tmp_path / "m.ckpt").exists()
+
+
+# -- bad files -----------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    _assert_refused(tmp_path / "nowhere.ckpt", "not found")
+
+
+def test_truncated_file(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    path, _ = saved
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(data[: len(data) // 2])
+    _assert_refused(truncated)
+
+
+def _zip_without_torch_data(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "not a checkpoint")
+
+
+JUNK: dict[str, Callable[[Path], object]] = {
+    "zeros": lambda p: p.write_bytes(bytes(4096)),
+    "png": lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200)),
+    "other-zip": _zip_without_torch_data,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(JUNK))
+def test_junk_files_are_refused(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"{kind}.ckpt"
+    JUNK[kind](path)
+    _assert_refused(path)
+
+
+@pytest.mark.parametrize("kind", ["random-bytes", "text", "unknown-memo"])
+def test_non_checkpoint_bytes_are_refused(tmp_path: Path, rng: np.random.Generator, kind: str) -> None:
+    data = {
+        "random-bytes": rng.bytes(4096),
+        "text": b"this is a text file, not a checkpoint\n" * 10,
+        "unknown-memo": b"h\x05",
+    }[kind]
+    path = tmp_path / f"{kind}.ckpt"
+    path.write_bytes(data)
+    _assert_refused(path)
+
+
+def test_foreign_torch_file(tmp_path: Path) -> None:
+    path = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": GenreCNN().state_dict(), "epoch": 3}, path)
+    _assert_refused(path, "not a musicgenre checkpoint")
+
+
+def test_tampered_file_with_a_pickled_object_is_refused(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    path, _ = saved
+    marker = tmp_path / "code-ran"
+    payload = torch.load(path, weights_only=True)
+    payload["extra"] = {"evil": Payload(marker)}
+    tampered = tmp_path / "tampered.ckpt"
+    torch.save(payload, tampered)
+
+    _assert_refused(tampered, "refused")
+
+    assert not marker.exists()  # the object's code never ran
+
+
+def test_config_that_does_not_match_the_weights(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["model_config"]["embedding_dim"] = 64  # the stored weights are for 128
+    edited = tmp_path / "edited.ckpt"
+    torch.save(payload, edited)
+
+    _assert_refused(edited, "does not match")
+
+
+def test_unknown_config_key(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["model_config"]["attention"] = True
+    edited = tmp_path / "edited.ckpt"
+    torch.save(payload, edited)
+    _assert_refused(edited)
+
+
+def test_unknown_model_class(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["model_class"] = "TransformerOfDoom"
+    edited = tmp_path / "edited.ckpt"
+    torch.save(payload, edited)
+    _assert_refused(edited, "TransformerOfDoom")
+
+
+def test_class_names_that_do_not_match_the_outputs(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    path, _ = saved
+    payload = torch.load(path, weights_only=True)
+    payload["classes"] = ["blues", "jazz"]
+    edited = tmp_path / "edited.ckpt"
+    torch.save(payload, edited)
+    _assert_refused(edited, "class names")
