@@ -150,7 +150,7 @@ IMPROVED = Recipe(
     trainer=TrainerConfig(
         lr=2e-3,
         batch_size=32,
-        max_epochs=60,
+        max_epochs=50,
         patience=15,
         optimizer="adamw",
         weight_decay=1e-2,
@@ -158,7 +158,7 @@ IMPROVED = Recipe(
         scheduler="cosine",
     ),
     crop="random",
-    crops_per_track=4,
+    crops_per_track=2,
     eval_hop=0.5,
     spec_augment=(0.15, 2, 2),
     gain_db=6.0,
