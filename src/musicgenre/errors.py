@@ -1,8 +1,11 @@
-"""The exceptions musicgenre raises.
+"""The exceptions and warnings musicgenre raises.
 
 Every error the library raises on purpose derives from :class:`MusicGenreError`, so
 ``except MusicGenreError`` catches all of them. Each message names the file (or the
-argument) at fault and says what to do about it.
+argument) at fault and says what to do about it. Problems that still leave usable
+output (a truncated file whose samples present are returned) are warnings instead,
+derived from :class:`MusicGenreWarning`, so ``warnings.simplefilter("error",
+MusicGenreWarning)`` turns all of them into exceptions.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ __all__ = [
     "DatasetError",
     "MissingDependencyError",
     "MusicGenreError",
+    "MusicGenreWarning",
+    "TruncatedAudioWarning",
 ]
 
 
@@ -29,6 +34,13 @@ class MusicGenreError(Exception):
     path
         The file or folder the error is about, if any. It is kept as :attr:`path`
         and prefixed to the message.
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The file or folder the error is about.
+    reason : str
+        *message* alone, without the path.
     """
 
     path: Path | None
@@ -60,3 +72,58 @@ class MissingDependencyError(MusicGenreError, ImportError):  # type: ignore[misc
 
     The message names the ``pip install`` command that brings it.
     """
+
+
+class MusicGenreWarning(UserWarning):
+    """Base class of every warning issued by musicgenre (also a :class:`UserWarning`).
+
+    Parameters
+    ----------
+    message
+        What is wrong, what musicgenre did about it, and what to do.
+    path
+        The file the warning is about, if any; kept as :attr:`path` and prefixed to the
+        message.
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The file the warning is about.
+    reason : str
+        *message* alone, without the path.
+    """
+
+    path: Path | None
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.reason = message
+        super().__init__(f"{self.path}: {message}" if self.path is not None else message)
+
+
+class TruncatedAudioWarning(MusicGenreWarning):
+    """An audio file holds fewer samples than its header declares; the samples present are used.
+
+    A download or copy that stopped early leaves such a file. libsndfile decodes what is
+    there without complaint; :func:`musicgenre.io.load_audio` and
+    :func:`musicgenre.io.audio_info` compare the header's declared size with the bytes
+    present (WAV, AU and AIFF) or with the samples decoded (MP3), and warn.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what to do.
+    path
+        The file.
+    fraction
+        Share of the declared audio that is present, in ``[0, 1)``.
+
+    Attributes
+    ----------
+    fraction : float
+        Share of the declared audio that is present.
+    """
+
+    def __init__(self, message: str, *, path: str | Path, fraction: float) -> None:
+        super().__init__(message, path=path)
+        self.fraction = fraction

@@ -178,7 +178,7 @@ class TrackTrainer(Trainer):
     """A :class:`~musicgenre.training.Trainer` whose validation scores whole tracks.
 
     The validation loader yields ``(windows, targets, windows_per_track)`` (see
-    :func:`track_loader`); each track's probability is the mean over its windows, its loss
+    ``track_loader``); each track's probability is the mean over its windows, its loss
     the negative log of that mean at the true class. With one window per track this is the
     ordinary cross-entropy.
     """

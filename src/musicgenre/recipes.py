@@ -83,7 +83,7 @@ class Recipe:
 
     @property
     def max_seconds(self) -> float | None:
-        """How much of each track to extract features for: one window for ``"start"`` without overlap evaluation."""
+        """How much of each track to extract features for (one window for ``"start"`` without overlap evaluation)."""
         if self.crop == "start" and self.eval_hop is None:
             return self.features.clip_ms / 1000
         return None
@@ -137,11 +137,14 @@ def _start_window(x: torch.Tensor, n_frames: int, generator: torch.Generator, fl
     return torch.nn.functional.pad(x, (begin, spare - begin), value=floor)
 
 
+#: The reference recipe (first 5 s, 4-block CNN, Adam 1e-3, early stopping on validation loss).
 REFERENCE = Recipe(
     name="reference",
     description="the reference: first 5 s, 4-block CNN, Adam 1e-3, early stopping on val loss",
 )
 
+#: The improved recipe (whole tracks in random 3-s crops, SpecAugment, a batch-normalised CNN
+#: with global pooling, AdamW with a cosine schedule, per-track evaluation over overlapping windows).
 IMPROVED = Recipe(
     name="improved",
     description="whole track: random 3-s crops, SpecAugment, BN CNN, global pooling, AdamW+cosine, per-track vote",

@@ -63,12 +63,12 @@ class FeatureConfig:
 
     @property
     def clip_samples(self) -> int:
-        """Samples per clip: ``sample_rate // 1000 * clip_ms`` (110,000 for the reference)."""
+        """Samples per clip, ``sample_rate // 1000 * clip_ms`` (110,000 for the reference)."""
         return F.clip_samples(self.sample_rate, self.clip_ms)
 
     @property
     def n_frames(self) -> int:
-        """Spectrogram frames per clip: ``1 + clip_samples // hop_length`` (215 for the reference)."""
+        """Spectrogram frames per clip, ``1 + clip_samples // hop_length`` (215 for the reference)."""
         return 1 + self.clip_samples // self.hop_length
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from musicgenre.io import load_audio
 
 __all__ = ["CacheMode", "FeatureSet", "extract_features", "feature_key"]
 
+#: Where :func:`extract_features` keeps the spectrograms (``"disk"`` also stores them as ``.npy`` files).
 CacheMode = Literal["memory", "disk"]
 View = Callable[[torch.Tensor], torch.Tensor]
 _FEATURE_VERSION = 1  # bump when the extraction code changes its output
