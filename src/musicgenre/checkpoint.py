@@ -22,7 +22,7 @@ import torch
 from musicgenre._version import __version__
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import CheckpointError, ConfigurationError
-from musicgenre.models import GenreCNN, GenreCNNConfig
+from musicgenre.models import GenreCNN, GenreCNNConfig, SpectrogramImageCNN
 
 __all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
 
@@ -30,7 +30,7 @@ FORMAT = "musicgenre.checkpoint"
 FORMAT_VERSION = 1
 
 #: Model classes a checkpoint may name; subclasses register with :func:`register_model`.
-_MODELS: dict[str, type[GenreCNN]] = {"GenreCNN": GenreCNN}
+_MODELS: dict[str, type[GenreCNN]] = {"GenreCNN": GenreCNN, "SpectrogramImageCNN": SpectrogramImageCNN}
 
 
 def register_model(cls: type[GenreCNN]) -> type[GenreCNN]:

@@ -10,14 +10,32 @@ from musicgenre.data.gtzan import (
     parse_clip_name,
     scan_clips,
 )
+from musicgenre.data.images import (
+    IMAGE_EXTENSIONS,
+    IMAGE_LAYOUTS,
+    IMAGE_SIZE,
+    GTZANImageDataset,
+    load_image,
+    make_synthetic_gtzan_images,
+    render_gtzan_images,
+    render_spectrogram_image,
+)
 
 __all__ = [
     "GENRES",
     "GTZAN_SHA256",
     "GTZAN_URL",
+    "IMAGE_EXTENSIONS",
+    "IMAGE_LAYOUTS",
+    "IMAGE_SIZE",
     "GTZANDataset",
+    "GTZANImageDataset",
     "SkippedFile",
     "download_gtzan",
+    "load_image",
+    "make_synthetic_gtzan_images",
     "parse_clip_name",
+    "render_gtzan_images",
+    "render_spectrogram_image",
     "scan_clips",
 ]
