@@ -5,28 +5,37 @@ reference's recipe) and returns a :class:`History`. Callbacks receive hooks that
 nothing by default; :class:`EarlyStopping` sets ``trainer.should_stop`` and restores a
 *copy* of the best weights. (The reference keeps ``model.state_dict()`` itself, whose
 tensors the optimiser keeps updating, so it silently "restores" the last epoch.)
+:class:`ModelCheckpoint` writes ``best.ckpt`` and ``last.ckpt`` as it trains, and
+``fit(..., resume_from="last.ckpt")`` carries on from the last one exactly where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from musicgenre.errors import ConfigurationError
+from musicgenre.audio.transforms import FeatureConfig
+from musicgenre.checkpoint import load_checkpoint, save_checkpoint
+from musicgenre.errors import CheckpointError, ConfigurationError
+from musicgenre.models import GenreCNN
 
 __all__ = [
     "Callback",
     "EarlyStopping",
     "EpochMetrics",
     "History",
+    "ModelCheckpoint",
     "Trainer",
     "TrainerConfig",
     "resolve_device",
@@ -137,16 +146,27 @@ class EpochMetrics:
 
 
 class Callback:
-    """Base class of training callbacks; every hook does nothing unless overridden."""
+    """Base class of training callbacks; every hook does nothing unless overridden.
+
+    A callback with state that a resumed run needs (counters, best scores) returns it from
+    :meth:`state_dict` as plain values and tensors and takes it back in :meth:`load_state_dict`.
+    """
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        """Called once before the first epoch."""
+        """Called once before the first epoch (before a resumed state is loaded)."""
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
         """Called after each epoch's validation; may set ``trainer.should_stop``."""
 
     def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
         """Called once after the last epoch (also after early stopping)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to store in a resumable checkpoint (plain values and tensors only)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Take back what :meth:`state_dict` returned."""
 
 
 class History(Callback):
@@ -183,8 +203,58 @@ class History(Callback):
             "stopped_early": self.stopped_early,
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        """The same as :meth:`to_dict`."""
+        return self.to_dict()
 
-class EarlyStopping(Callback):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the epochs recorded before a checkpoint."""
+        self.epochs = [EpochMetrics(**row) for row in state["epochs"]]
+        self.best_epoch = state["best_epoch"]
+        self.stopped_early = bool(state["stopped_early"])
+
+
+class _MonitorCallback(Callback):
+    """Shared by callbacks that watch one metric for its best value."""
+
+    def __init__(self, monitor: str, mode: Literal["min", "max"], min_delta: float) -> None:
+        if monitor not in EpochMetrics.__dataclass_fields__:
+            raise ConfigurationError(
+                f"cannot monitor {monitor!r}; choose from {list(EpochMetrics.__dataclass_fields__)}"
+            )
+        if mode not in ("min", "max"):
+            raise ConfigurationError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = min_delta
+        self.best_score = math.inf if mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+
+    def _score(self, metrics: EpochMetrics) -> float:
+        score = float(getattr(metrics, self.monitor))
+        if math.isnan(score):
+            raise ConfigurationError(
+                f"{type(self).__name__} monitors {self.monitor!r}, which is NaN; "
+                "pass validation data or monitor a training metric"
+            )
+        return score
+
+    def _improved(self, score: float) -> bool:
+        if self.mode == "min":
+            return score < self.best_score - self.min_delta
+        return score > self.best_score + self.min_delta
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best score and its epoch."""
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the best score and its epoch."""
+        self.best_score = float(state["best_score"])
+        self.best_epoch = state["best_epoch"]
+
+
+class EarlyStopping(_MonitorCallback):
     """Stop when a metric stops improving, and restore a copy of the best weights.
 
     Parameters
@@ -209,35 +279,15 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         restore_best_weights: bool = True,
     ) -> None:
-        if monitor not in EpochMetrics.__dataclass_fields__:
-            raise ConfigurationError(
-                f"cannot monitor {monitor!r}; choose from {list(EpochMetrics.__dataclass_fields__)}"
-            )
-        if mode not in ("min", "max"):
-            raise ConfigurationError(f"mode must be 'min' or 'max', got {mode!r}")
-        self.monitor = monitor
-        self.mode = mode
+        super().__init__(monitor, mode, min_delta)
         self.patience = patience
-        self.min_delta = min_delta
         self.restore_best_weights = restore_best_weights
-        self.best_score = math.inf if mode == "min" else -math.inf
-        self.best_epoch: int | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.wait = 0
 
-    def _improved(self, score: float) -> bool:
-        if self.mode == "min":
-            return score < self.best_score - self.min_delta
-        return score > self.best_score + self.min_delta
-
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
         """Track the best score; set ``trainer.should_stop`` after *patience* epochs without improvement."""
-        score = float(getattr(metrics, self.monitor))
-        if math.isnan(score):
-            raise ConfigurationError(
-                f"EarlyStopping monitors {self.monitor!r}, which is NaN; "
-                "pass validation data or monitor a training metric"
-            )
+        score = self._score(metrics)
         if self._improved(score):
             self.best_score = score
             self.best_epoch = metrics.epoch
@@ -255,6 +305,110 @@ class EarlyStopping(Callback):
             trainer.history.best_epoch = self.best_epoch
             logger.info("restored weights of epoch %d (%s=%.4f)", self.best_epoch, self.monitor, self.best_score)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Best score and epoch, epochs waited, and the copy of the best weights."""
+        return {**super().state_dict(), "wait": self.wait, "best_state": self.best_state}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        super().load_state_dict(state)
+        self.wait = int(state["wait"])
+        self.best_state = state["best_state"]
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Write the best model to ``dirpath/best.ckpt`` and, after every epoch, ``dirpath/last.ckpt``.
+
+    Both go through :func:`~musicgenre.checkpoint.save_checkpoint` (atomic: a crash never
+    leaves a half-written file) and load with :func:`~musicgenre.checkpoint.load_checkpoint`
+    or :meth:`GenreClassifier.from_checkpoint <musicgenre.inference.GenreClassifier.from_checkpoint>`.
+    ``best.ckpt`` holds the model only; ``last.ckpt`` also holds the trainer's state (optimiser,
+    scheduler, epoch, history, callbacks, random generators) for ``Trainer.fit(..., resume_from=...)``.
+    The trainer runs checkpoint callbacks after all others, so that state includes their
+    updates for the epoch.
+
+    Parameters
+    ----------
+    dirpath
+        Folder for the two files (created if needed).
+    classes
+        Label names in the model's output order.
+    features
+        Feature settings of the training data (default: the reference's).
+    monitor, mode, min_delta
+        Which :class:`EpochMetrics` field decides "best", as for :class:`EarlyStopping`.
+    save_last
+        Also write ``last.ckpt`` after every epoch.
+
+    Attributes
+    ----------
+    best_path, last_path : pathlib.Path
+        The files written.
+    best_score : float
+        Best value of the monitored metric so far.
+    best_epoch : int or None
+        Epoch of :attr:`best_path`.
+    """
+
+    def __init__(
+        self,
+        dirpath: str | os.PathLike[str],
+        *,
+        classes: Sequence[str],
+        features: FeatureConfig | None = None,
+        monitor: str = "val_loss",
+        mode: Literal["min", "max"] = "min",
+        min_delta: float = 0.0,
+        save_last: bool = True,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta)
+        self.dirpath = Path(dirpath)
+        self.classes = tuple(classes)
+        self.features = features
+        self.save_last = save_last
+
+    @property
+    def best_path(self) -> Path:
+        """``dirpath / "best.ckpt"``."""
+        return self.dirpath / "best.ckpt"
+
+    @property
+    def last_path(self) -> Path:
+        """``dirpath / "last.ckpt"``."""
+        return self.dirpath / "last.ckpt"
+
+    def _model(self, model: nn.Module) -> GenreCNN:
+        if not isinstance(model, GenreCNN):
+            raise ConfigurationError(f"ModelCheckpoint saves GenreCNN models, not {type(model).__name__}")
+        return model
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        """Check that *model* can be saved, before any epoch is spent."""
+        outputs = self._model(model).num_classes
+        if outputs != len(self.classes):
+            raise ConfigurationError(
+                f"ModelCheckpoint has {len(self.classes)} class names for a model with {outputs} outputs"
+            )
+
+    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+        """Save ``best.ckpt`` if the monitored metric improved, and ``last.ckpt`` with the trainer state."""
+        score = self._score(metrics)
+        values = asdict(metrics)
+        if self._improved(score):
+            self.best_score, self.best_epoch = score, metrics.epoch
+            save_checkpoint(
+                self.best_path, self._model(model), classes=self.classes, features=self.features, metrics=values
+            )
+        if self.save_last:
+            save_checkpoint(
+                self.last_path,
+                self._model(model),
+                classes=self.classes,
+                features=self.features,
+                metrics=values,
+                extra={"trainer": trainer.state_dict()},
+            )
+
 
 class Trainer:
     """Train a classifier with cross-entropy, validating after every epoch.
@@ -265,7 +419,8 @@ class Trainer:
         Training settings; ``None`` is the reference's (Adam 1e-3, batch 32, patience 10).
     callbacks
         Extra callbacks. When ``config.patience`` is set and no :class:`EarlyStopping` is
-        given, one watching ``val_loss`` is added.
+        given, one watching ``val_loss`` is added. :class:`ModelCheckpoint` callbacks run
+        after all others.
 
     Attributes
     ----------
@@ -273,13 +428,15 @@ class Trainer:
         Filled during :meth:`fit`.
     should_stop : bool
         Set by a callback to end training after the current epoch.
+    epoch : int
+        The current (during :meth:`fit`) or last finished epoch, 1-based.
 
     Examples
     --------
     >>> from torch.utils.data import TensorDataset
     >>> x = torch.randn(64, 4); y = (x[:, 0] > 0).long()
     >>> model = torch.nn.Linear(4, 2)
-    >>> history = Trainer(TrainerConfig(max_epochs=3, progress=False)).fit(model, TensorDataset(x, y))
+    >>> history = Trainer(TrainerConfig(max_epochs=3, patience=None, progress=False)).fit(model, TensorDataset(x, y))
     >>> len(history.epochs)
     3
     """
@@ -287,12 +444,19 @@ class Trainer:
     def __init__(self, config: TrainerConfig | None = None, callbacks: Sequence[Callback] = ()) -> None:
         self.config = config or TrainerConfig()
         self.history = History()
-        self.callbacks: list[Callback] = [self.history, *callbacks]
+        extra = list(callbacks)
         if self.config.patience is not None and not any(isinstance(c, EarlyStopping) for c in callbacks):
-            self.callbacks.append(EarlyStopping(patience=self.config.patience))
+            extra.append(EarlyStopping(patience=self.config.patience))
+        # Checkpoints run last, so that what they save includes the other callbacks'
+        # updates for the epoch (Lightning orders them the same way).
+        checkpoints = [c for c in extra if isinstance(c, ModelCheckpoint)]
+        self.callbacks: list[Callback] = [self.history, *(c for c in extra if c not in checkpoints), *checkpoints]
         self.device = resolve_device(self.config.device)
         self.should_stop = False
         self.epoch = 0
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+        self._loaders: tuple[DataLoader[Any] | None, ...] = ()
 
     # -- construction hooks (override to customise) -------------------------------------
     def make_loader(self, data: DataSource, *, shuffle: bool) -> DataLoader[Any]:
@@ -361,7 +525,40 @@ class Trainer:
             return math.nan, math.nan
         return total_loss / seen, correct / seen
 
-    def fit(self, model: nn.Module, train: DataSource, val: DataSource | None = None) -> History:
+    def _run_epoch(
+        self,
+        model: nn.Module,
+        train: DataLoader[Any],
+        val: DataLoader[Any] | None,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    ) -> EpochMetrics:
+        start = time.perf_counter()
+        lr = float(optimizer.param_groups[0]["lr"])
+        train_loss, train_acc = self.train_loop(model, train, optimizer)
+        val_loss, val_acc = self.val_loop(model, val) if val is not None else (math.nan, math.nan)
+        if scheduler is not None:
+            scheduler.step()
+        metrics = EpochMetrics(self.epoch, train_loss, train_acc, val_loss, val_acc, lr, time.perf_counter() - start)
+        logger.info(
+            "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1fs",
+            self.epoch,
+            train_loss,
+            train_acc,
+            val_loss,
+            val_acc,
+            metrics.seconds,
+        )
+        return metrics
+
+    def fit(
+        self,
+        model: nn.Module,
+        train: DataSource,
+        val: DataSource | None = None,
+        *,
+        resume_from: str | os.PathLike[str] | None = None,
+    ) -> History:
         """Train *model* in place and return the :class:`History`.
 
         Parameters
@@ -370,11 +567,22 @@ class Trainer:
             Any module mapping a batch of inputs to logits.
         train, val
             Datasets of ``(input, target)`` pairs or ready ``DataLoader`` objects.
+        resume_from
+            A ``last.ckpt`` written by :class:`ModelCheckpoint`: load the model's weights and
+            the trainer's state, and go on with the epoch after it. With the same data, seed
+            and settings, the result on CPU equals that of a run never interrupted. (Random
+            generators of your own, e.g. in a dataset's transform, are not part of that state.)
 
         Returns
         -------
         History
             Per-epoch metrics; with early stopping, the model ends with the best epoch's weights.
+
+        Raises
+        ------
+        CheckpointError
+            If *resume_from* is unreadable, holds no trainer state, or does not fit *model*
+            and this trainer's settings.
         """
         from tqdm.auto import tqdm
 
@@ -382,38 +590,30 @@ class Trainer:
         model.to(self.device)
         train_loader = self.make_loader(train, shuffle=True)
         val_loader = self.make_loader(val, shuffle=False) if val is not None else None
+        self._loaders = (train_loader, val_loader)
         optimizer = self.configure_optimizer(model)
         scheduler = self.configure_scheduler(optimizer)
+        self.optimizer, self.scheduler = optimizer, scheduler  # for state_dict()
         self.should_stop = False
+        self.epoch = 0
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(cfg.seed)
             for callback in self.callbacks:
                 callback.on_fit_start(self, model)
-            bar = tqdm(
-                range(1, cfg.max_epochs + 1),
-                desc="epochs",
-                unit="epoch",
-                disable=None if cfg.progress is None else not cfg.progress,
-            )
+            if resume_from is not None:
+                self._resume(model, Path(resume_from))
+            # A resumed run that had already stopped early has no epochs left.
+            epochs = range(0) if self.should_stop else range(self.epoch + 1, cfg.max_epochs + 1)
+            disable = None if cfg.progress is None else not cfg.progress
+            bar = tqdm(epochs, desc="epochs", unit="epoch", initial=self.epoch, total=cfg.max_epochs, disable=disable)
             for epoch in bar:
                 self.epoch = epoch
-                start = time.perf_counter()
-                lr = float(optimizer.param_groups[0]["lr"])
-                train_loss, train_acc = self.train_loop(model, train_loader, optimizer)
-                val_loss, val_acc = self.val_loop(model, val_loader) if val_loader is not None else (math.nan, math.nan)
-                if scheduler is not None:
-                    scheduler.step()
-                metrics = EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc, lr, time.perf_counter() - start)
-                logger.info(
-                    "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1fs",
-                    epoch,
-                    train_loss,
-                    train_acc,
-                    val_loss,
-                    val_acc,
-                    metrics.seconds,
+                metrics = self._run_epoch(model, train_loader, val_loader, optimizer, scheduler)
+                bar.set_postfix(
+                    train_loss=f"{metrics.train_loss:.3f}",
+                    val_loss=f"{metrics.val_loss:.3f}",
+                    val_acc=f"{metrics.val_accuracy:.3f}",
                 )
-                bar.set_postfix(train_loss=f"{train_loss:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, model, metrics)
                 if self.should_stop:
@@ -423,3 +623,80 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_fit_end(self, model)
         return self.history
+
+    # -- resumable state ----------------------------------------------------------------
+    def _keyed_callbacks(self) -> Iterator[tuple[str, Callback]]:
+        # Keys by class name ("EarlyStopping", then "EarlyStopping.1"...) so that a resumed
+        # trainer finds each callback's state even if the list order changed.
+        seen: Counter[str] = Counter()
+        for callback in self.callbacks:
+            name = type(callback).__name__
+            yield (f"{name}.{seen[name]}" if seen[name] else name), callback
+            seen[name] += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed :meth:`fit` needs, as plain values and tensors.
+
+        The last finished epoch, ``should_stop``, the optimiser and scheduler states, each
+        callback's :meth:`~Callback.state_dict` (the history and early-stopping state
+        included), and the random generators: torch's global one (dropout, and shuffling
+        with loaders that have no generator), the data loaders' generators and, on CUDA, the
+        device's. Only valid during :meth:`fit`.
+        """
+        if self.optimizer is None:
+            raise ConfigurationError("the trainer has no state before fit() starts")
+        return {
+            "epoch": self.epoch,
+            "should_stop": self.should_stop,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "callbacks": {key: callback.state_dict() for key, callback in self._keyed_callbacks()},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                "loaders": [
+                    g.get_state() if (g := _generator(loader)) is not None else None for loader in self._loaders
+                ],
+            },
+            "config": self.config.to_dict(),
+        }
+
+    def _resume(self, model: nn.Module, path: Path) -> None:
+        checkpoint = load_checkpoint(path)  # on the CPU: the RNG states must stay there
+        state = checkpoint.extra.get("trainer")
+        if not isinstance(state, dict):
+            raise CheckpointError(
+                "holds no trainer state to resume from; resume from the last.ckpt that "
+                "ModelCheckpoint(save_last=True) writes",
+                path=path,
+            )
+        if (state.get("scheduler") is None) != (self.scheduler is None):
+            raise CheckpointError(f"was trained with a different scheduler than {self.config.scheduler!r}", path=path)
+        assert self.optimizer is not None  # fit() made it
+        try:
+            model.load_state_dict(checkpoint.model.state_dict())
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            saved = state["callbacks"]
+            for key, callback in self._keyed_callbacks():
+                if key in saved:
+                    callback.load_state_dict(saved[key])
+            rng = state["rng"]
+            torch.set_rng_state(rng["torch"])
+            if rng["cuda"] is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], self.device)
+            for loader, saved_state in zip(self._loaders, rng["loaders"], strict=True):
+                generator = _generator(loader)
+                if generator is not None and saved_state is not None:
+                    generator.set_state(saved_state)
+            self.epoch = int(state["epoch"])
+            self.should_stop = bool(state["should_stop"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"its trainer state does not fit this model and trainer ({exc})", path=path) from None
+        self.history.stopped_early = self.should_stop
+        logger.info("resumed from %s after epoch %d", path, self.epoch)
+
+
+def _generator(loader: DataLoader[Any] | None) -> torch.Generator | None:
+    return loader.generator if loader is not None else None

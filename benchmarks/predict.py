@@ -1,0 +1,117 @@
+"""Whole-track prediction throughput: audio-seconds classified per wall-second, decode included.
+
+    python benchmarks/predict.py                 # 20 tracks of 30 s per input format
+    python benchmarks/predict.py --tracks 8 --seconds 10 --workers 0 2
+
+For each input format (22.05 kHz mono 16-bit WAV, as GTZAN; 44.1 kHz stereo FLAC, as a
+CD rip) and each worker count, ``GenreClassifier.predict_many`` classifies every track
+(decode, mix to mono, resample to 22.05 kHz, cut into 5-s windows, log-mel, the CNN,
+average) and the table gives "x real time" = total audio duration / wall time. The model
+is the reference configuration, untrained (its weights do not change the cost). Workers
+0 means everything runs in this process; N > 0 means N loader processes decode and
+compute features while this one runs the model.
+
+Distinct audio is costly to synthesise, so each genre's 30-s clip is rendered once and
+copied; timings do not depend on the samples' values. Prints one Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+import musicgenre as mg
+from musicgenre.inference import FailedPrediction, GenreClassifier
+from musicgenre.synthetic import synthesize_clip
+
+FORMATS = {  # name -> (extension, rate, channels, subtype)
+    "22.05 kHz mono WAV": (".wav", 22050, 1, "PCM_16"),
+    "44.1 kHz stereo FLAC": (".flac", 44100, 2, "PCM_16"),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tracks", type=int, default=20, help="tracks per format (default: 20)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="track length (default: 30)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="worker counts (default: 0 1 2)")
+    parser.add_argument("--files-per-batch", type=int, default=4, help="files per loader batch (default: 4)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads in this process (default: torch's)")
+    return parser.parse_args(argv)
+
+
+def write_tracks(folder: Path, count: int, seconds: float) -> dict[str, list[Path]]:
+    """*count* files per format under *folder*, cycling through the genres."""
+    files: dict[str, list[Path]] = {name: [] for name in FORMATS}
+    rendered: dict[str, np.ndarray] = {}
+    for i in range(count):
+        genre = mg.GENRES[i % len(mg.GENRES)]
+        if genre not in rendered:
+            rendered[genre] = synthesize_clip(genre, duration=seconds, sample_rate=44100, seed=i)
+        for name, (ext, rate, channels, subtype) in FORMATS.items():
+            wave = rendered[genre] if rate == 44100 else soxr.resample(rendered[genre], 44100, rate)
+            data = np.stack([wave] * channels, axis=1)
+            path = folder / name.replace(" ", "_") / f"{genre}.{i:05d}{ext}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, data, rate, subtype=subtype)
+            files[name].append(path)
+    return files
+
+
+Row = tuple[str, int, int, float, float]  # input, workers, files, audio seconds, wall seconds
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tmp = Path(tempfile.mkdtemp(prefix="musicgenre-bench-predict-"))
+    try:
+        started = time.perf_counter()
+        files = write_tracks(tmp, args.tracks, args.seconds)
+        ckpt = mg.save_checkpoint(tmp / "model.ckpt", mg.GenreCNN(seed=0), classes=mg.GENRES)
+        classifier = GenreClassifier.from_checkpoint(ckpt, device=args.device)
+        classifier.predict(next(iter(files.values()))[0])  # warm-up: allocator, kernels, file cache
+        print(f"wrote {sum(map(len, files.values()))} tracks in {time.perf_counter() - started:.1f} s\n")
+
+        rows: list[Row] = []
+        for name, paths in files.items():
+            for workers in args.workers:
+                start = time.perf_counter()
+                results = classifier.predict_many(
+                    paths, num_workers=workers, batch_size=args.files_per_batch, progress=False
+                )
+                wall = time.perf_counter() - start
+                failed = [r for r in results if isinstance(r, FailedPrediction)]
+                if failed:
+                    raise SystemExit(f"prediction failed: {failed[0].error}")
+                audio = sum(r.duration for r in results if not isinstance(r, FailedPrediction))
+                rows.append((name, workers, len(paths), audio, wall))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(
+        f"Whole-track prediction, reference model (untrained), {args.tracks} x {args.seconds:g}-s tracks per input; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), device {args.device}\n"
+    )
+    print("| input | loader workers | files | audio (s) | wall (s) | x real time |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, workers, count, audio, wall in rows:
+        print(f"| {name} | {workers} | {count} | {audio:.0f} | {wall:.2f} | {audio / wall:.0f} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
