@@ -1,6 +1,9 @@
-"""Developer sessions: ``nox -s lint typecheck tests docs examples build``."""
+"""Developer sessions: ``nox -s lint typecheck tests docs examples build install_test``."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -44,6 +47,21 @@ def examples(session: nox.Session) -> None:
 
 @nox.session(reuse_venv=True)
 def build(session: nox.Session) -> None:
+    """Build the sdist and the wheel into a clean dist/ and check both with twine --strict."""
     session.install("build>=1.2", "twine>=5.1")
+    shutil.rmtree("dist", ignore_errors=True)  # no stale artefact may be checked, tested or uploaded
     session.run("python", "-m", "build", "--outdir", "dist")
-    session.run("twine", "check", "--strict", "dist/*")
+    artefacts = sorted(str(p) for p in Path("dist").iterdir())
+    if len(artefacts) != 2:
+        session.error(f"expected one sdist and one wheel in dist/, got {artefacts}")
+    session.run("twine", "check", "--strict", *artefacts)
+
+
+@nox.session(reuse_venv=True)
+def install_test(session: nox.Session) -> None:
+    """Install the wheel (not editable) in a fresh venv and use it from outside the repository.
+
+    Builds the wheel unless given one: ``nox -s install_test -- --wheel dist/musicgenre-X-py3-none-any.whl``.
+    """
+    session.install("build>=1.2")
+    session.run("python", "scripts/install_test.py", *(f"--pin={pin}" for pin in TORCH), *session.posargs)

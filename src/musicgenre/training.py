@@ -7,6 +7,12 @@ nothing by default; :class:`EarlyStopping` sets ``trainer.should_stop`` and rest
 tensors the optimiser keeps updating, so it silently "restores" the last epoch.)
 :class:`ModelCheckpoint` writes ``best.ckpt`` and ``last.ckpt`` as it trains, and
 ``fit(..., resume_from="last.ckpt")`` carries on from the last one exactly where it stopped.
+
+Under ``torchrun --nproc_per_node=N`` the same ``fit`` call trains with
+``DistributedDataParallel`` (gloo on CPU, NCCL on GPU): each process sees its shard of the
+training set through a ``DistributedSampler``, every process validates on the whole
+validation set (so all take the same early-stopping decisions), and only rank 0 logs,
+shows progress and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.checkpoint import load_checkpoint, save_checkpoint
@@ -38,6 +45,7 @@ __all__ = [
     "ModelCheckpoint",
     "Trainer",
     "TrainerConfig",
+    "distributed_info",
     "resolve_device",
 ]
 
@@ -45,6 +53,21 @@ logger = logging.getLogger(__name__)
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 DataSource = DataLoader[Any] | Dataset[Any]
+
+
+def distributed_info() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` unless launched by ``torchrun`` with several processes.
+
+    Initialises the default process group from torchrun's environment variables on first
+    use (gloo on CPU, NCCL when CUDA is available).
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or not torch.distributed.is_available():
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
 
 def resolve_device(device: str) -> torch.device:
@@ -391,11 +414,18 @@ class ModelCheckpoint(_MonitorCallback):
             )
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
-        """Save ``best.ckpt`` if the monitored metric improved, and ``last.ckpt`` with the trainer state."""
+        """Save ``best.ckpt`` if the monitored metric improved, and ``last.ckpt`` with the trainer state.
+
+        In a distributed run only rank 0 writes (all ranks hold the same weights).
+        """
         score = self._score(metrics)
         values = asdict(metrics)
-        if self._improved(score):
+        improved = self._improved(score)
+        if improved:
             self.best_score, self.best_epoch = score, metrics.epoch
+        if trainer.rank != 0:
+            return
+        if improved:
             save_checkpoint(
                 self.best_path, self._model(model), classes=self.classes, features=self.features, metrics=values
             )
@@ -451,7 +481,10 @@ class Trainer:
         # updates for the epoch (Lightning orders them the same way).
         checkpoints = [c for c in extra if isinstance(c, ModelCheckpoint)]
         self.callbacks: list[Callback] = [self.history, *(c for c in extra if c not in checkpoints), *checkpoints]
+        self.rank, self.world_size = distributed_info()
         self.device = resolve_device(self.config.device)
+        if self.world_size > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         self.should_stop = False
         self.epoch = 0
         self.optimizer: torch.optim.Optimizer | None = None
@@ -460,9 +493,20 @@ class Trainer:
 
     # -- construction hooks (override to customise) -------------------------------------
     def make_loader(self, data: DataSource, *, shuffle: bool) -> DataLoader[Any]:
-        """Wrap a dataset in a loader (seeded shuffling); a loader passes through unchanged."""
+        """Wrap a dataset in a loader (seeded shuffling); a loader passes through unchanged.
+
+        In a distributed run, a shuffled (training) dataset is sharded across the processes
+        with a seeded ``DistributedSampler``.
+        """
         if isinstance(data, DataLoader):
             return data
+        if len(data) == 0:  # type: ignore[arg-type]
+            raise ConfigurationError("the training data is empty" if shuffle else "the validation data is empty")
+        if shuffle and self.world_size > 1:
+            sampler = DistributedSampler(data, shuffle=True, seed=self.config.seed)  # type: ignore[var-annotated]
+            return DataLoader(
+                data, batch_size=self.config.batch_size, sampler=sampler, num_workers=self.config.num_workers
+            )
         generator = torch.Generator().manual_seed(self.config.seed)
         return DataLoader(
             data,
@@ -507,6 +551,10 @@ class Trainer:
             total_loss += loss.item() * len(targets)
             correct += int((logits.argmax(1) == targets).sum())
             seen += len(targets)
+        if self.world_size > 1:  # every process reports the metrics of the whole training set
+            totals = torch.tensor([total_loss, correct, seen], dtype=torch.float64, device=self.device)
+            torch.distributed.all_reduce(totals)
+            total_loss, correct, seen = float(totals[0]), int(totals[1]), int(totals[2])
         if seen == 0:
             raise ConfigurationError("the training data is empty")
         return total_loss / seen, correct / seen
@@ -528,6 +576,7 @@ class Trainer:
     def _run_epoch(
         self,
         model: nn.Module,
+        wrapped: nn.Module,
         train: DataLoader[Any],
         val: DataLoader[Any] | None,
         optimizer: torch.optim.Optimizer,
@@ -535,20 +584,23 @@ class Trainer:
     ) -> EpochMetrics:
         start = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
-        train_loss, train_acc = self.train_loop(model, train, optimizer)
+        if isinstance(train.sampler, DistributedSampler):
+            train.sampler.set_epoch(self.epoch)
+        train_loss, train_acc = self.train_loop(wrapped, train, optimizer)
         val_loss, val_acc = self.val_loop(model, val) if val is not None else (math.nan, math.nan)
         if scheduler is not None:
             scheduler.step()
         metrics = EpochMetrics(self.epoch, train_loss, train_acc, val_loss, val_acc, lr, time.perf_counter() - start)
-        logger.info(
-            "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1fs",
-            self.epoch,
-            train_loss,
-            train_acc,
-            val_loss,
-            val_acc,
-            metrics.seconds,
-        )
+        if self.rank == 0:
+            logger.info(
+                "epoch %d: train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1fs",
+                self.epoch,
+                train_loss,
+                train_acc,
+                val_loss,
+                val_acc,
+                metrics.seconds,
+            )
         return metrics
 
     def fit(
@@ -596,19 +648,23 @@ class Trainer:
         self.optimizer, self.scheduler = optimizer, scheduler  # for state_dict()
         self.should_stop = False
         self.epoch = 0
+        wrapped = model
+        if self.world_size > 1:  # gradients are averaged across the processes
+            device_ids = [self.device] if self.device.type == "cuda" else None
+            wrapped = DistributedDataParallel(model, device_ids=device_ids)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(cfg.seed)
+            torch.manual_seed(cfg.seed + self.rank)  # independent dropout masks per process
             for callback in self.callbacks:
                 callback.on_fit_start(self, model)
             if resume_from is not None:
                 self._resume(model, Path(resume_from))
             # A resumed run that had already stopped early has no epochs left.
             epochs = range(0) if self.should_stop else range(self.epoch + 1, cfg.max_epochs + 1)
-            disable = None if cfg.progress is None else not cfg.progress
+            disable = (None if cfg.progress is None else not cfg.progress) if self.rank == 0 else True
             bar = tqdm(epochs, desc="epochs", unit="epoch", initial=self.epoch, total=cfg.max_epochs, disable=disable)
             for epoch in bar:
                 self.epoch = epoch
-                metrics = self._run_epoch(model, train_loader, val_loader, optimizer, scheduler)
+                metrics = self._run_epoch(model, wrapped, train_loader, val_loader, optimizer, scheduler)
                 bar.set_postfix(
                     train_loss=f"{metrics.train_loss:.3f}",
                     val_loss=f"{metrics.val_loss:.3f}",
