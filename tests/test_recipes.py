@@ -99,7 +99,9 @@ def test_per_track_aggregation_is_the_mean_of_window_probabilities() -> None:
 def test_filtered_split_sizes_overlap_and_genres() -> None:
     train, val, test = filtered_split_ids()
     assert (len(train), len(val), len(test)) == (443, 197, 290)
-    assert not (set(train) & set(val) or set(train) & set(test) or set(val) & set(test))
+    assert not set(train) & set(val)
+    assert not set(train) & set(test)
+    assert not set(val) & set(test)
     per_genre = collections.Counter(tid.split(".")[0] for tid in test)
     assert set(per_genre) == set(mg.GENRES)
     assert all(20 <= n <= 35 for n in per_genre.values())

@@ -306,12 +306,6 @@ def test_empty_training_loader_raises() -> None:
         Trainer(TrainerConfig(max_epochs=1, patience=None, progress=False)).fit(nn.Linear(2, 3), DataLoader(empty))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="training.py bug: the shuffling DataLoader built for an empty Dataset raises torch's own "
-    "'num_samples should be a positive integer' before the trainer's 'training data is empty' check",
-)
 def test_empty_training_dataset_raises() -> None:
     empty = TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64))
     with pytest.raises(ConfigurationError, match="empty"):
