@@ -201,3 +201,18 @@ def test_class_names_that_do_not_match_the_outputs(tmp_path: Path, saved: tuple[
     edited = tmp_path / "edited.ckpt"
     torch.save(payload, edited)
     _assert_refused(edited, "class names")
+
+
+def test_numpy_values_and_paths_in_metrics_still_load(tmp_path: Path) -> None:
+    path = save_checkpoint(
+        tmp_path / "np.ckpt",
+        GenreCNN(),
+        classes=GENRES,
+        metrics={"accuracy": np.float64(0.5), "confusion": np.eye(2, dtype=np.int64)},
+        extra={"root": tmp_path},
+    )
+    loaded = load_checkpoint(path)
+    assert loaded.metrics["accuracy"] == 0.5
+    assert isinstance(loaded.metrics["accuracy"], float)
+    assert torch.equal(loaded.metrics["confusion"], torch.eye(2, dtype=torch.int64))
+    assert loaded.extra["root"] == str(tmp_path)

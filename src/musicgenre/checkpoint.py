@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from musicgenre._version import __version__
@@ -37,6 +38,23 @@ def register_model(cls: type[GenreCNN]) -> type[GenreCNN]:
     """Let checkpoints that name *cls* (by class name) be rebuilt; usable as a decorator."""
     _MODELS[cls.__name__] = cls
     return cls
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy values and paths to what ``torch.load(weights_only=True)`` accepts."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 @dataclass
@@ -109,8 +127,8 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "classes": list(classes),
         "features": (features or FeatureConfig()).to_dict(),
-        "metrics": dict(metrics or {}),
-        "extra": dict(extra or {}),
+        "metrics": _plain(dict(metrics or {})),
+        "extra": _plain(dict(extra or {})),
     }
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

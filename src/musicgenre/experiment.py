@@ -96,27 +96,31 @@ def load_data(
     )
 
 
-class _TrackWindows(Dataset[tuple[torch.Tensor, int]]):
+class _TrackWindows(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
     def __init__(self, data: FeatureSet, indices: Indices, recipe: Recipe) -> None:
         self.data, self.indices, self.recipe = data, [int(i) for i in indices], recipe
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        index = self.indices[i]
-        return self.recipe.eval_windows(self.data.features[index]), self.data.targets[index]
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        features = self.data.features[self.indices[i]]
+        windows = self.recipe.eval_windows(features)
+        return windows, self.recipe.window_weights(features.shape[-1]), self.data.targets[self.indices[i]]
 
 
-def _collate_tracks(items: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    windows = torch.cat([w for w, _ in items])
-    targets = torch.tensor([t for _, t in items], dtype=torch.long)
-    counts = torch.tensor([len(w) for w, _ in items], dtype=torch.long)
-    return windows, targets, counts
+def _collate_tracks(
+    items: list[tuple[torch.Tensor, torch.Tensor, int]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    windows = torch.cat([w for w, _, _ in items])
+    weights = torch.cat([w for _, w, _ in items])
+    targets = torch.tensor([t for _, _, t in items], dtype=torch.long)
+    counts = torch.tensor([len(w) for w, _, _ in items], dtype=torch.long)
+    return windows, weights, targets, counts
 
 
 def track_loader(data: FeatureSet, indices: Indices, recipe: Recipe, tracks_per_batch: int = 8) -> DataLoader[Any]:
-    """Batches of whole tracks: ``(windows, targets, windows_per_track)``."""
+    """Batches of whole tracks: ``(windows, window_weights, targets, windows_per_track)``."""
     return DataLoader(_TrackWindows(data, indices, recipe), batch_size=tracks_per_batch, collate_fn=_collate_tracks)
 
 
@@ -159,14 +163,19 @@ def _track_outputs(
 ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int], int, int]:
     model.eval()
     probs, embs, targets, correct, total = [], [], [], 0, 0
-    for windows, target, counts in loader:
+    for windows, weights, target, counts in loader:
         features = model.forward_features(windows.to(device))
         embedding = model.forward_head(features, pre_logits=True)
         window_probs = torch.softmax(model.classifier(embedding), dim=1).cpu()
         sizes = counts.tolist()
-        per_track = zip(torch.split(window_probs, sizes), torch.split(embedding.cpu(), sizes), strict=True)
-        for i, (p, e) in enumerate(per_track):
-            probs.append(p.mean(0))
+        per_track = zip(
+            torch.split(window_probs, sizes),
+            torch.split(embedding.cpu(), sizes),
+            torch.split(weights, sizes),
+            strict=True,
+        )
+        for i, (p, e, w) in enumerate(per_track):
+            probs.append((p * w[:, None]).sum(0) / w.sum())
             embs.append(e.mean(0))
             correct += int((p.argmax(1) == target[i]).sum())
             total += len(p)
@@ -177,8 +186,9 @@ def _track_outputs(
 class TrackTrainer(Trainer):
     """A :class:`~musicgenre.training.Trainer` whose validation scores whole tracks.
 
-    The validation loader yields ``(windows, targets, windows_per_track)`` (see
-    ``track_loader``); each track's probability is the mean over its windows, its loss
+    The validation loader yields ``(windows, window_weights, targets, windows_per_track)``
+    (see ``track_loader``); each track's probability is the mean over its windows weighted
+    by their share of audio, its loss
     the negative log of that mean at the true class. With one window per track this is the
     ordinary cross-entropy.
     """

@@ -3,11 +3,18 @@
 Decoding goes through :mod:`soundfile` (libsndfile: WAV, AU, FLAC, OGG/Vorbis/Opus, MP3,
 AIFF); resampling on this path uses :mod:`soxr`, which is about ten times faster than a
 windowed-sinc resampler for the common 44.1 kHz -> 22.05 kHz case.
+
+libsndfile decodes a file whose audio was cut short (an interrupted download or copy)
+without complaint, returning the samples present. musicgenre keeps them too, but says so:
+it compares what the header declares with what is there and issues a
+:class:`~musicgenre.errors.TruncatedAudioWarning` naming the file and the share present.
 """
 
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +23,7 @@ import soundfile as sf
 import soxr
 import torch
 
-from musicgenre.errors import AudioDecodeError, ConfigurationError
+from musicgenre.errors import AudioDecodeError, ConfigurationError, TruncatedAudioWarning
 
 __all__ = ["AUDIO_EXTENSIONS", "AudioInfo", "audio_info", "load_audio"]
 
@@ -61,16 +68,108 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise AudioDecodeError("file not found; check the path", path=path)
     if path.is_dir():
-        raise AudioDecodeError("is a directory, not an audio file", path=path)
+        raise AudioDecodeError("is a directory, not an audio file; pass the audio files inside it", path=path)
     try:
         with path.open("rb"):
             pass
     except PermissionError:
         raise AudioDecodeError("cannot be read: permission denied; check the file's permissions", path=path) from None
     except OSError as exc:
-        raise AudioDecodeError(f"cannot be opened: {exc.strerror or exc}", path=path) from None
+        raise AudioDecodeError(
+            f"cannot be opened: {exc.strerror or exc}; check that it is a regular, readable file", path=path
+        ) from None
     if path.stat().st_size == 0:
-        raise AudioDecodeError("is empty (0 bytes); the file was not written completely", path=path)
+        raise AudioDecodeError(
+            "is empty (0 bytes); the file was not written completely: copy or export it again", path=path
+        )
+
+
+_UNSET_SIZES = (0, 0xFFFFFFFF)  # what streaming writers leave in a size field they cannot fill in
+
+
+def _riff_data_chunk(head: bytes) -> tuple[int, int] | None:
+    """``(declared size, offset)`` of a RIFF/RIFX/RF64 WAVE file's data chunk, if *head* reaches it."""
+    order = ">" if head[:4] == b"RIFX" else "<"
+    pos, ds64_size = 12, None
+    while pos + 8 <= len(head):
+        chunk = head[pos : pos + 4]
+        (size,) = struct.unpack(order + "I", head[pos + 4 : pos + 8])
+        if chunk == b"ds64" and pos + 24 <= len(head):  # RF64: the 64-bit sizes live here
+            (ds64_size,) = struct.unpack("<Q", head[pos + 16 : pos + 24])
+        if chunk == b"data":
+            if size == 0xFFFFFFFF and ds64_size is not None:
+                size = ds64_size
+            return size, pos + 8
+        pos += 8 + size + (size & 1)  # chunks are padded to an even size
+    return None
+
+
+def _aiff_data_chunk(head: bytes) -> tuple[int, int] | None:
+    """``(declared size, offset)`` of an AIFF/AIFC file's sample data, if *head* reaches it."""
+    pos = 12
+    while pos + 16 <= len(head):
+        chunk = head[pos : pos + 4]
+        (size,) = struct.unpack(">I", head[pos + 4 : pos + 8])
+        if chunk == b"SSND":  # 8 bytes (offset, block size) precede the samples
+            (offset,) = struct.unpack(">I", head[pos + 8 : pos + 12])
+            return size - 8 - offset, pos + 16 + offset
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _declared_audio_bytes(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` bytes of audio per a WAV, AU or AIFF header; ``None`` for other files.
+
+    Only the first 64 KiB are parsed: a header whose audio starts later is not checked.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    found: tuple[int, int] | None = None
+    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+        found = _riff_data_chunk(head)
+    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        found = _aiff_data_chunk(head)
+    elif head[:4] == b".snd" and len(head) >= 12:
+        offset, size = struct.unpack(">II", head[4:12])
+        found = size, offset
+    if found is None or found[0] in _UNSET_SIZES:
+        return None
+    declared, offset = found
+    return declared, max(0, path.stat().st_size - offset)
+
+
+def _truncation(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` audio bytes if the header declares more than the file holds."""
+    try:
+        sizes = _declared_audio_bytes(path)
+    except (OSError, struct.error):
+        return None  # unreadable headers are reported by the decoder
+    if sizes is None or sizes[1] >= sizes[0]:
+        return None
+    return sizes
+
+
+def _warn_truncated(path: Path, present: int, declared: int, unit: str) -> None:
+    fraction = present / declared
+    warnings.warn(
+        TruncatedAudioWarning(
+            f"is truncated: its header declares {declared:,} {unit} of audio but the file holds only {present:,} "
+            f"({fraction:.1%}); the samples present are used. Download or copy the file again to get all of it",
+            path=path,
+            fraction=fraction,
+        ),
+        stacklevel=3,  # the caller of load_audio / audio_info
+    )
+
+
+def _no_samples(path: Path, truncated: tuple[int, int] | None) -> AudioDecodeError:
+    if truncated is not None:
+        return AudioDecodeError(
+            f"holds no audio samples: its header declares {truncated[0]:,} bytes of audio but the file ends "
+            "before the first one; download or copy it again",
+            path=path,
+        )
+    return AudioDecodeError("holds no audio samples (0 frames); export it again or remove it", path=path)
 
 
 def _decode_failure(path: Path, exc: Exception) -> AudioDecodeError:
@@ -82,7 +181,7 @@ def _decode_failure(path: Path, exc: Exception) -> AudioDecodeError:
         supported = ", ".join(AUDIO_EXTENSIONS)
         return AudioDecodeError(
             f"unsupported format {suffix or '(no extension)'!r}; supported: {supported}. "
-            "Convert the file (e.g. with ffmpeg) to WAV or FLAC",
+            "If it is audio, convert it (e.g. with ffmpeg) to WAV or FLAC; if not, leave it out",
             path=path,
         )
     kind = suffix.lstrip(".").upper()
@@ -109,6 +208,12 @@ def audio_info(path: StrPath) -> AudioInfo:
     ------
     AudioDecodeError
         If the file is missing, a directory, unreadable, empty, not audio, or holds no samples.
+
+    Warns
+    -----
+    TruncatedAudioWarning
+        If a WAV, AU or AIFF header declares more audio than the file holds; ``frames``
+        counts the samples present.
     """
     p = Path(path)
     _check_file(p)
@@ -116,8 +221,11 @@ def audio_info(path: StrPath) -> AudioInfo:
         info = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise _decode_failure(p, exc) from None
+    truncated = _truncation(p)
     if info.frames <= 0:
-        raise AudioDecodeError("holds no audio samples (0 frames)", path=p)
+        raise _no_samples(p, truncated)
+    if truncated is not None:
+        _warn_truncated(p, truncated[1], truncated[0], "bytes")
     return AudioInfo(p, int(info.samplerate), int(info.channels), int(info.frames), info.format)
 
 
@@ -147,6 +255,13 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
         unsupported format), holds no samples, or holds NaN or infinite samples. The
         message names the file.
 
+    Warns
+    -----
+    TruncatedAudioWarning
+        If the file holds less audio than its header declares (a WAV, AU or AIFF whose
+        data stops early, or an MP3 that decodes to fewer samples than it announces). The
+        samples present are returned.
+
     Examples
     --------
     >>> import numpy as np, soundfile as sf, tempfile, os
@@ -159,11 +274,18 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
     p = Path(path)
     _check_file(p)
     try:
-        data, file_rate = sf.read(str(p), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(p)) as fh:
+            announced, file_rate = fh.frames, fh.samplerate
+            data = fh.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise _decode_failure(p, exc) from None
+    truncated = _truncation(p)
     if data.shape[0] == 0:
-        raise AudioDecodeError("holds no audio samples (0 frames)", path=p)
+        raise _no_samples(p, truncated)
+    if truncated is not None:
+        _warn_truncated(p, truncated[1], truncated[0], "bytes")
+    elif data.shape[0] < 0.99 * announced:  # e.g. an MP3 whose frame count is in its Xing header
+        _warn_truncated(p, data.shape[0], announced, "samples")
     if not np.isfinite(data).all():
         raise AudioDecodeError("holds NaN or infinite samples; the file is damaged, re-encode it", path=p)
     if mono and data.shape[1] > 1:

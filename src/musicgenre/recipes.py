@@ -118,6 +118,21 @@ class Recipe:
 
         return view
 
+    def window_weights(self, total_frames: int) -> torch.Tensor:
+        """Share of each evaluation window (of a track of *total_frames*) that holds audio.
+
+        Per-track probabilities are the windows' probabilities averaged with these weights,
+        so a last window holding 0.1 s of music and padding counts for 0.1 s, as in
+        :class:`~musicgenre.inference.GenreClassifier`.
+        """
+        n_frames = self.features.n_frames
+        if self.eval_hop is None:
+            return torch.ones(1)
+        hop = max(1, round(n_frames * self.eval_hop))
+        count = 1 + max(0, -(-(total_frames - n_frames) // hop))
+        starts = torch.arange(count) * hop
+        return (total_frames - starts).clamp(min=1, max=n_frames).float() / n_frames
+
     def eval_windows(self, x: torch.Tensor) -> torch.Tensor:
         """The evaluation windows of one track's features: ``(n_windows, 1, n_mels, n_frames)``."""
         n_frames = self.features.n_frames
@@ -148,7 +163,7 @@ REFERENCE = Recipe(
 IMPROVED = Recipe(
     name="improved",
     description="whole track: random 3-s crops, SpecAugment, BN CNN, global pooling, AdamW+cosine, per-track vote",
-    features=FeatureConfig(clip_ms=3000, n_mels=96, n_fft=2048, hop_length=512),
+    features=FeatureConfig(clip_ms=3000, n_mels=96, n_fft=2048, hop_length=512, top_db=None),
     model=GenreCNNConfig(channels=(16, 32, 64, 128), batch_norm=True, global_pool=True, input_norm=True, dropout=0.3),
     trainer=TrainerConfig(
         lr=2e-3,

@@ -7,6 +7,10 @@ takes a :class:`torch.Generator`, so a seeded generator gives the same output ev
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import soxr
 import torch
 import torchaudio.functional as taF
 
@@ -76,13 +80,43 @@ def rechannel(waveform: torch.Tensor, num_channels: int) -> torch.Tensor:
     raise ConfigurationError(f"cannot convert {channels} channels to {num_channels}; only to mono or from mono")
 
 
+#: Largest sinc kernel (taps) :func:`resample` builds; every pair of common rates needs far fewer.
+_MAX_SINC_TAPS = 1 << 20
+
+
+def _sinc_taps(orig_freq: int, new_freq: int) -> int:
+    # The size of the kernel torchaudio's resample builds (its default 6 zero crossings,
+    # rolloff 0.99): new x (orig + 2 * width) taps for the gcd-reduced rates.
+    gcd = math.gcd(orig_freq, new_freq)
+    orig, new = orig_freq // gcd, new_freq // gcd
+    width = math.ceil(6 * orig / (min(orig, new) * 0.99))
+    return new * (orig + 2 * width)
+
+
+def _soxr_resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Tensor:
+    length = waveform.shape[-1]
+    dtype = waveform.dtype if waveform.dtype == torch.float64 else torch.float32
+    rows = waveform.detach().to("cpu", dtype).reshape(-1, length)
+    out = soxr.resample(np.ascontiguousarray(rows.numpy().T), orig_freq, new_freq, quality="HQ")
+    resampled = torch.from_numpy(np.ascontiguousarray(np.asarray(out).T)).reshape(*waveform.shape[:-1], -1)
+    target = -(-length * new_freq // orig_freq)  # ceil, as torchaudio's length
+    return fit_length(resampled, target).to(waveform.device, waveform.dtype)
+
+
 def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Tensor:
     """Resample with torchaudio's windowed-sinc filter (the reference's method).
+
+    The sinc kernel has ``new x orig`` taps for the rates divided by their greatest common
+    divisor: a few thousand for common rates (44.1 or 48 kHz to 22.05 kHz), but billions
+    for rates with a small common divisor (44,056 Hz to 22,050 Hz). When it would exceed
+    about a million taps, the waveform is resampled with soxr on the CPU instead: the
+    same output length and a filter of similar quality, but not differentiable and
+    computed in float32 (float64 for float64 input).
 
     Parameters
     ----------
     waveform
-        Shape ``(..., time)``.
+        Shape ``(..., time)``, a floating-point tensor.
     orig_freq, new_freq
         Sample rates in Hz.
 
@@ -90,11 +124,18 @@ def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Ten
     -------
     torch.Tensor
         Shape ``(..., ceil(time * new_freq / orig_freq))``; the input itself when the rates match.
+
+    Raises
+    ------
+    ConfigurationError
+        If a rate is not positive.
     """
     if orig_freq <= 0 or new_freq <= 0:
         raise ConfigurationError(f"sample rates must be positive, got {orig_freq} -> {new_freq}")
     if orig_freq == new_freq:
         return waveform
+    if _sinc_taps(orig_freq, new_freq) > _MAX_SINC_TAPS and waveform.numel() > 0:
+        return _soxr_resample(waveform, orig_freq, new_freq)
     out: torch.Tensor = taF.resample(waveform, orig_freq, new_freq)
     return out
 
@@ -201,7 +242,24 @@ def mel_spectrogram(
     -------
     torch.Tensor
         Shape ``(..., n_mels, 1 + time // hop_length)`` (frames are centred).
+
+    Raises
+    ------
+    ConfigurationError
+        If *waveform* has no samples.
+
+    Notes
+    -----
+    Frames are centred by reflecting the signal at its ends, as torchaudio does. Reflection
+    needs more than ``n_fft // 2`` samples, so a shorter waveform (a few milliseconds) is
+    padded with zeros (silence) instead; its shape follows the same rule.
+
+    The power of float32 samples overflows above about 1e16 in magnitude (some 320 dB
+    above full scale), so keep audio in a sensible range (decoded files are in [-1, 1]).
     """
+    length = waveform.shape[-1]
+    if length == 0:
+        raise ConfigurationError(f"waveform of shape {tuple(waveform.shape)} has no samples; pass at least one sample")
     if window is None:
         window = torch.hann_window(n_fft, device=waveform.device, dtype=waveform.dtype)
     if fbanks is None:
@@ -216,7 +274,7 @@ def mel_spectrogram(
         power=2.0,
         normalized=False,
         center=True,
-        pad_mode="reflect",
+        pad_mode="reflect" if length > n_fft // 2 else "constant",
         onesided=True,
     )
     return torch.matmul(spec.transpose(-1, -2), fbanks).transpose(-1, -2)

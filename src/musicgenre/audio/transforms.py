@@ -44,7 +44,9 @@ class FeatureConfig:
     n_mels, n_fft, hop_length
         Mel bands, FFT size (= window length) and hop.
     top_db
-        Dynamic range kept below each spectrogram's peak.
+        Dynamic range kept below each spectrogram's peak; ``None`` keeps everything down to
+        -100 dB, so that a window cut from a whole-track spectrogram equals the window's
+        own spectrogram (no per-spectrogram floor).
     """
 
     sample_rate: int = 22050
@@ -52,7 +54,7 @@ class FeatureConfig:
     n_mels: int = 64
     n_fft: int = 1024
     hop_length: int = 512
-    top_db: float = 80.0
+    top_db: float | None = 80.0
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "clip_ms", "n_mels", "n_fft", "hop_length"):
