@@ -58,7 +58,7 @@ extensions = [
     "myst_parser",  # only to render CHANGELOG.md inside changelog.rst
 ]
 root_doc = "index"
-exclude_patterns = ["_build", "generated", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "generated", "Thumbs.db", ".DS_Store", "results_*.md"]
 nitpicky = True
 pygments_style = "sphinx"
 add_module_names = False

@@ -18,7 +18,9 @@ from musicgenre.audio import (
     ToMono,
 )
 from musicgenre.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from musicgenre.data import GENRES, GTZANDataset, SkippedFile, download_gtzan
+from musicgenre.data import GENRES, GTZANDataset, GTZANImageDataset, SkippedFile, download_gtzan
+from musicgenre.data.cache import FeatureSet, extract_features
+from musicgenre.data.images import make_synthetic_gtzan_images, render_spectrogram_image
 from musicgenre.errors import (
     AudioDecodeError,
     CheckpointError,
@@ -26,16 +28,32 @@ from musicgenre.errors import (
     DatasetError,
     MissingDependencyError,
     MusicGenreError,
+    MusicGenreWarning,
+    TruncatedAudioWarning,
 )
 from musicgenre.evaluation import ClassificationMetrics, Predictions, classification_metrics, predict_batches
+from musicgenre.experiment import ExperimentResult, evaluate_checkpoint, results_table, run_experiment
+from musicgenre.export import export_onnx, export_torchscript
+from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction, find_audio_files
 from musicgenre.io import AudioInfo, audio_info, load_audio
-from musicgenre.models import GenreCNN, GenreCNNConfig
-from musicgenre.splits import stratified_split
+from musicgenre.models import GenreCNN, GenreCNNConfig, SpectrogramImageCNN
+from musicgenre.recipes import IMPROVED, REFERENCE, Recipe, get_recipe, register_recipe
+from musicgenre.splits import filtered_split, split_indices, stratified_split
 from musicgenre.synthetic import make_synthetic_gtzan
-from musicgenre.training import Callback, EarlyStopping, EpochMetrics, History, Trainer, TrainerConfig
+from musicgenre.training import (
+    Callback,
+    EarlyStopping,
+    EpochMetrics,
+    History,
+    ModelCheckpoint,
+    Trainer,
+    TrainerConfig,
+)
 
 __all__ = [
     "GENRES",
+    "IMPROVED",
+    "REFERENCE",
     "AudioDecodeError",
     "AudioInfo",
     "AudioUtil",
@@ -48,30 +66,55 @@ __all__ = [
     "DatasetError",
     "EarlyStopping",
     "EpochMetrics",
+    "ExperimentResult",
+    "FailedPrediction",
     "FeatureConfig",
+    "FeatureSet",
     "GTZANDataset",
+    "GTZANImageDataset",
     "GenreCNN",
     "GenreCNNConfig",
+    "GenreClassifier",
     "History",
     "LogMelSpectrogram",
     "MissingDependencyError",
+    "ModelCheckpoint",
     "MusicGenreError",
+    "MusicGenreWarning",
     "PadTrunc",
+    "Prediction",
     "Predictions",
+    "Recipe",
     "Resample",
+    "SegmentPrediction",
     "SkippedFile",
     "SpecAugment",
+    "SpectrogramImageCNN",
     "ToMono",
     "Trainer",
     "TrainerConfig",
+    "TruncatedAudioWarning",
     "__version__",
     "audio_info",
     "classification_metrics",
     "download_gtzan",
+    "evaluate_checkpoint",
+    "export_onnx",
+    "export_torchscript",
+    "extract_features",
+    "filtered_split",
+    "find_audio_files",
+    "get_recipe",
     "load_audio",
     "load_checkpoint",
     "make_synthetic_gtzan",
+    "make_synthetic_gtzan_images",
     "predict_batches",
+    "register_recipe",
+    "render_spectrogram_image",
+    "results_table",
+    "run_experiment",
     "save_checkpoint",
+    "split_indices",
     "stratified_split",
 ]
