@@ -11,7 +11,7 @@ Prints one Markdown table. Rows:
 - feature extraction throughput in audio-seconds per wall-second (x real time), with one
   process and with every core;
 - whole-track prediction throughput (x real time, decode included);
-- memory (peak RSS) of the cached whole-track features of 1000 x 30 s;
+- memory (RSS growth) of the cached whole-track features of 1000 x 30 s;
 - one epoch of the improved recipe, and the training-time bound it implies;
 - the end-to-end reference-recipe reproduction on 1000 clips, extraction included.
 
@@ -49,14 +49,21 @@ DISTINCT_PER_GENRE = 10
 
 
 MEMORY_PROBE = """
-import resource, sys, warnings
+import gc, sys, warnings
 warnings.simplefilter("ignore")
 import musicgenre as mg
 from musicgenre.data.cache import extract_features
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-features = extract_features(mg.GTZANDataset(sys.argv[1]), progress=False)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(base, peak, features.nbytes, len(features))
+
+def rss():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+
+dataset = mg.GTZANDataset(sys.argv[1])
+base = rss()
+features = extract_features(dataset, progress=False)
+gc.collect()
+touched = sum(float(f.sum()) for f in features.features)  # count every page in RSS
+print(base, rss(), features.nbytes, len(features))
 """
 
 
@@ -84,13 +91,22 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-def epoch_seconds(batches: Any, repeats: int = 3) -> float:
-    """Best of *repeats* training epochs over *batches* (after one warm-up epoch)."""
+def epoch_seconds(sources: dict[str, Any], rounds: int = 3) -> dict[str, float]:
+    """Best of *rounds* training epochs per batch source, the sources taking turns.
+
+    Interleaving the sources keeps a slow phase of the machine from favouring one of them.
+    """
     model = mg.GenreCNN(seed=0)
     trainer = Trainer(TrainerConfig(progress=False))
     optimizer = trainer.configure_optimizer(model)
-    trainer.train_loop(model, batches, optimizer)  # warm-up (allocator, kernels)
-    return min(float(timed(lambda: trainer.train_loop(model, batches, optimizer))[0]) for _ in range(repeats))
+    trainer.train_loop(model, next(iter(sources.values())), optimizer)  # warm-up (allocator, kernels)
+    best = dict.fromkeys(sources, float("inf"))
+    for _ in range(rounds):
+        for name, batches in sources.items():
+            start = time.perf_counter()
+            trainer.train_loop(model, batches, optimizer)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -121,12 +137,17 @@ def main(argv: list[str] | None = None) -> None:
              torch.tensor(cached.targets[b : b + 32]))
             for b in range(0, train_clips, 32)
         ]  # fmt: skip
-        limit = epoch_seconds(ready)
         generator = torch.Generator().manual_seed(0)
-        cached_epoch = epoch_seconds(DataLoader(cached_train, batch_size=32, shuffle=True, generator=generator))
-        ref_wav = epoch_seconds(DataLoader(torch.utils.data.Subset(wav, train_idx), batch_size=32, shuffle=True))
         flac = mg.GTZANDataset(flac_root, transform=mg.ClipFeatures(features, torch.Generator().manual_seed(0)))
-        ref_flac = epoch_seconds(DataLoader(flac, batch_size=32, shuffle=True))
+        epochs = epoch_seconds(
+            {
+                "limit": ready,
+                "cached": DataLoader(cached_train, batch_size=32, shuffle=True, generator=generator),
+                "wav": DataLoader(torch.utils.data.Subset(wav, train_idx), batch_size=32, shuffle=True),
+                "flac": DataLoader(flac, batch_size=32, shuffle=True),
+            }
+        )
+        limit, cached_epoch, ref_wav, ref_flac = (epochs[k] for k in ("limit", "cached", "wav", "flac"))
         rows += [
             (f"epoch, model only on ready tensors ({train_clips} clips)", f"{limit:.2f} s", "1.00x (limit)"),
             ("epoch, from the feature cache", f"{cached_epoch:.2f} s", f"{cached_epoch / limit:.2f}x limit"),
@@ -158,10 +179,10 @@ def main(argv: list[str] | None = None) -> None:
         probe = subprocess.run(
             [sys.executable, "-c", MEMORY_PROBE, str(wav_root)], check=True, capture_output=True, text=True
         )
-        base_rss, peak_rss, tensors, count = (int(v) for v in probe.stdout.split())
+        base_rss, after_rss, tensors, count = (int(v) for v in probe.stdout.split())
         rows.append(
-            (f"cached whole-track features, {count} x 30 s", f"{peak_rss / 2**20:,.0f} MiB peak RSS",
-             f"{tensors / 2**20:,.0f} MiB of tensors; {base_rss / 2**20:,.0f} MiB after import")
+            (f"cached whole-track features, {count} x 30 s", f"{(after_rss - base_rss) / 2**20:,.0f} MiB RSS growth",
+             f"{tensors / 2**20:,.0f} MiB of tensors; the process holds {after_rss / 2**20:,.0f} MiB with torch")
         )  # fmt: skip
 
         # Whole-track prediction.

@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         f"weighted F1 {metrics.f1:.3f}, worst recall {worst} {worst_recall:.2f}"
     )
     wall = round(time.perf_counter() - started, 1)
-    print(f"wrote metrics.json, report.txt, plots and model.ckpt to {args.out} in {wall} s")
+    written = [f for f in ("metrics.json", "report.txt", "loss.png", "confusion.png", "tsne.png", "model.ckpt")
+               if (args.out / f).is_file()]  # fmt: skip
+    print(f"wrote {', '.join(written)} to {args.out} in {wall} s")
     return {"accuracy": metrics.accuracy, "f1": metrics.f1, "epochs": len(history.epochs), "wall_seconds": wall}
 
 

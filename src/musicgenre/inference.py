@@ -186,13 +186,7 @@ class _Featurizer:
         self.config = config
         self.hop = hop
         self.chunk = chunk  # windows per log-mel call, to bound the STFT's memory on long tracks
-        self.log_mel = LogMelSpectrogram(
-            config.sample_rate,
-            n_fft=config.n_fft,
-            hop_length=config.hop_length,
-            n_mels=config.n_mels,
-            top_db=config.top_db,
-        )
+        self.log_mel = LogMelSpectrogram.from_config(config)
 
     def load(self, path: Path) -> torch.Tensor:
         wave, _ = load_audio(path, sample_rate=self.config.sample_rate, mono=True)

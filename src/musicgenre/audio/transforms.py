@@ -163,6 +163,17 @@ class LogMelSpectrogram(nn.Module):
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.register_buffer("fbanks", F.mel_filterbank(sample_rate, n_fft, n_mels), persistent=False)
 
+    @classmethod
+    def from_config(cls, config: FeatureConfig) -> LogMelSpectrogram:
+        """The log-mel transform of a :class:`FeatureConfig` (its rate, FFT, hop, mels and range)."""
+        return cls(
+            config.sample_rate,
+            n_fft=config.n_fft,
+            hop_length=config.hop_length,
+            n_mels=config.n_mels,
+            top_db=config.top_db,
+        )
+
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Compute the log-mel spectrogram of *waveform*."""
         spec = F.mel_spectrogram(
@@ -228,13 +239,7 @@ class ClipFeatures(nn.Module):
         super().__init__()
         self.config = config or FeatureConfig()
         self.pad_trunc = PadTrunc(self.config.sample_rate, self.config.clip_ms, generator)
-        self.log_mel = LogMelSpectrogram(
-            self.config.sample_rate,
-            n_fft=self.config.n_fft,
-            hop_length=self.config.hop_length,
-            n_mels=self.config.n_mels,
-            top_db=self.config.top_db,
-        )
+        self.log_mel = LogMelSpectrogram.from_config(self.config)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(..., time)`` -> ``(..., n_mels, n_frames)``."""
