@@ -95,7 +95,7 @@ _EXTERNAL = [
     # the standard library and matplotlib
     "pathlib.Path", "os.PathLike", "argparse.ArgumentParser", "matplotlib.figure.Figure",
     "collections.abc.Callable", "collections.abc.Iterable", "collections.abc.Iterator",
-    "collections.abc.Mapping", "collections.abc.Sequence",
+    "collections.abc.Mapping", "collections.abc.Sequence", "dataclasses.replace",
 ]  # fmt: skip
 nitpick_ignore = [
     (role, name)

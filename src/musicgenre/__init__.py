@@ -18,7 +18,7 @@ from musicgenre.audio import (
     ToMono,
 )
 from musicgenre.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from musicgenre.data import GENRES, GTZANDataset, GTZANImageDataset, SkippedFile, download_gtzan
+from musicgenre.data import GENRES, AudioFolderDataset, GTZANDataset, GTZANImageDataset, SkippedFile, download_gtzan
 from musicgenre.data.cache import FeatureSet, extract_features
 from musicgenre.data.images import make_synthetic_gtzan_images, render_spectrogram_image
 from musicgenre.errors import (
@@ -55,6 +55,7 @@ __all__ = [
     "IMPROVED",
     "REFERENCE",
     "AudioDecodeError",
+    "AudioFolderDataset",
     "AudioInfo",
     "AudioUtil",
     "Callback",

@@ -1,5 +1,6 @@
-"""Datasets: GTZAN in its layouts, with skip reports and an optional download."""
+"""Datasets: GTZAN in its layouts, your own labelled folders, with skip reports and an optional download."""
 
+from musicgenre.data.folder import AudioFolderDataset
 from musicgenre.data.gtzan import (
     GENRES,
     GTZAN_SHA256,
@@ -28,6 +29,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGE_LAYOUTS",
     "IMAGE_SIZE",
+    "AudioFolderDataset",
     "GTZANDataset",
     "GTZANImageDataset",
     "SkippedFile",

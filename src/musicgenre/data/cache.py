@@ -18,23 +18,56 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from musicgenre.audio.transforms import FeatureConfig, LogMelSpectrogram
-from musicgenre.data.gtzan import GTZANDataset, SkippedFile, _warn_skipped, track_id
+from musicgenre.data.gtzan import SkippedFile, _warn_skipped, parse_clip_name, track_id
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 from musicgenre.io import load_audio
 
-__all__ = ["CacheMode", "FeatureSet", "extract_features", "feature_key"]
+__all__ = ["CacheMode", "ClipSource", "FeatureSet", "extract_features", "feature_key"]
 
 #: Where :func:`extract_features` keeps the spectrograms (``"disk"`` also stores them as ``.npy`` files).
 CacheMode = Literal["memory", "disk"]
 View = Callable[[torch.Tensor], torch.Tensor]
 _FEATURE_VERSION = 1  # bump when the extraction code changes its output
+
+
+class ClipSource(Protocol):
+    """What :func:`extract_features` needs of a dataset: its files, labels, classes and skip report.
+
+    :class:`~musicgenre.data.gtzan.GTZANDataset` and
+    :class:`~musicgenre.data.folder.AudioFolderDataset` are clip sources.
+    """
+
+    @property
+    def root(self) -> Path:
+        """The dataset's folder (named in warnings)."""
+        ...
+
+    @property
+    def files(self) -> Sequence[Path]:
+        """Audio files, one per item."""
+        ...
+
+    @property
+    def targets(self) -> Sequence[int]:
+        """Label of each file, an index into :attr:`classes`."""
+        ...
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Label names."""
+        ...
+
+    @property
+    def skipped(self) -> Sequence[SkippedFile]:
+        """Files found but not used, with the reason."""
+        ...
 
 
 def feature_key(config: FeatureConfig, max_samples: int | None) -> str:
@@ -175,8 +208,13 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
 
     @property
     def track_ids(self) -> list[str]:
-        """``"<genre>.<number>"`` per clip, as in :attr:`musicgenre.data.GTZANDataset.track_ids`."""
-        return [track_id(path) for path in self.files]
+        """An id per clip: ``"<genre>.<number>"`` for GTZAN names, else the file name's stem.
+
+        GTZAN ids match :attr:`musicgenre.data.GTZANDataset.track_ids` (and the filtered
+        split's lists); other datasets, such as an
+        :class:`~musicgenre.data.folder.AudioFolderDataset`, get their files' stems.
+        """
+        return [track_id(path) if parse_clip_name(path.name) else path.stem for path in self.files]
 
     @property
     def nbytes(self) -> int:
@@ -185,7 +223,7 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
 
 
 def extract_features(
-    dataset: GTZANDataset,
+    dataset: ClipSource,
     config: FeatureConfig | None = None,
     *,
     max_seconds: float | None = None,
@@ -199,7 +237,9 @@ def extract_features(
     Parameters
     ----------
     dataset
-        Supplies the files, labels and skip report (its own transform is not used).
+        Supplies the files, labels and skip report (its own transform is not used): a
+        :class:`~musicgenre.data.gtzan.GTZANDataset`, an
+        :class:`~musicgenre.data.folder.AudioFolderDataset` or any :class:`ClipSource`.
     config
         Feature settings (default: the reference's).
     max_seconds

@@ -187,6 +187,22 @@ def _warn_skipped(kind: str, root: Path, skipped: Sequence[SkippedFile], total: 
     )
 
 
+def _validate_audio(files: list[Path], targets: list[int]) -> tuple[list[Path], list[int], list[SkippedFile]]:
+    """Read each file's header: ``(readable files, their targets, the unreadable ones as skipped)``."""
+    good_files: list[Path] = []
+    good_targets: list[int] = []
+    bad: list[SkippedFile] = []
+    for path, target in zip(files, targets, strict=True):
+        try:
+            audio_info(path)
+        except AudioDecodeError as exc:
+            bad.append(SkippedFile(path, exc.reason))
+            continue
+        good_files.append(path)
+        good_targets.append(target)
+    return good_files, good_targets, bad
+
+
 class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
     """GTZAN clips as ``(features, target)`` pairs.
 
@@ -289,18 +305,7 @@ class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
 
     @staticmethod
     def _validate(files: list[Path], targets: list[int]) -> tuple[list[Path], list[int], list[SkippedFile]]:
-        good_files: list[Path] = []
-        good_targets: list[int] = []
-        bad: list[SkippedFile] = []
-        for path, target in zip(files, targets, strict=True):
-            try:
-                audio_info(path)
-            except AudioDecodeError as exc:
-                bad.append(SkippedFile(path, exc.reason))
-                continue
-            good_files.append(path)
-            good_targets.append(target)
-        return good_files, good_targets, bad
+        return _validate_audio(files, targets)
 
     @property
     def track_ids(self) -> list[str]:
