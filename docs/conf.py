@@ -95,7 +95,7 @@ _EXTERNAL = [
     # the standard library and matplotlib
     "pathlib.Path", "os.PathLike", "argparse.ArgumentParser", "matplotlib.figure.Figure",
     "collections.abc.Callable", "collections.abc.Iterable", "collections.abc.Iterator",
-    "collections.abc.Mapping", "collections.abc.Sequence", "dataclasses.replace",
+    "collections.abc.Mapping", "collections.abc.Sequence",
 ]  # fmt: skip
 nitpick_ignore = [
     (role, name)
@@ -103,7 +103,7 @@ nitpick_ignore = [
     for name in (full, full.rsplit(".", 1)[-1])  # docstrings often give the short name
     for role in ("py:class", "py:data", "py:obj")
 ]
-nitpick_ignore += [("py:mod", "soundfile"), ("py:mod", "soxr")]
+nitpick_ignore += [("py:mod", "soundfile"), ("py:mod", "soxr"), ("py:func", "dataclasses.replace")]
 # Spelt-out numpy scalar types inside NDArray[...] in attribute annotations.
 nitpick_ignore_regex = [(r"py:class", r"np\.(int64|float32|float64|floating)")]
 # Keep numpy's huge ArrayLike union and our TypeVar readable in signatures.

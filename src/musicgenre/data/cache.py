@@ -208,7 +208,7 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
 
     @property
     def track_ids(self) -> list[str]:
-        """An id per clip: ``"<genre>.<number>"`` for GTZAN names, else the file name's stem.
+        """An id per clip, ``"<genre>.<number>"`` for GTZAN names, else the file name's stem.
 
         GTZAN ids match :attr:`musicgenre.data.GTZANDataset.track_ids` (and the filtered
         split's lists); other datasets, such as an
