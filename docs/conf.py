@@ -103,7 +103,12 @@ nitpick_ignore = [
     for name in (full, full.rsplit(".", 1)[-1])  # docstrings often give the short name
     for role in ("py:class", "py:data", "py:obj")
 ]
-nitpick_ignore += [("py:mod", "soundfile"), ("py:mod", "soxr"), ("py:func", "dataclasses.replace")]
+nitpick_ignore += [
+    ("py:mod", "soundfile"),
+    ("py:mod", "soxr"),
+    ("py:func", "dataclasses.replace"),
+    ("py:class", "abc.ABC"),
+]
 # Spelt-out numpy scalar types inside NDArray[...] in attribute annotations.
 nitpick_ignore_regex = [(r"py:class", r"np\.(int64|float32|float64|floating)")]
 # Keep numpy's huge ArrayLike union and our TypeVar readable in signatures.

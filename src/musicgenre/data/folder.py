@@ -19,14 +19,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
-from musicgenre.data.gtzan import _OTHER_AUDIO, SkippedFile, _validate_audio, _walk, _warn_skipped
+from musicgenre.data.gtzan import _OTHER_AUDIO, AudioFileDataset, SkippedFile, _validate_audio, _walk, _warn_skipped
 from musicgenre.errors import DatasetError
-from musicgenre.io import AUDIO_EXTENSIONS, load_audio
+from musicgenre.io import AUDIO_EXTENSIONS
 
 __all__ = ["AudioFolderDataset"]
 
@@ -71,7 +69,7 @@ def _scan_folder(
     return names, files, targets, skipped
 
 
-class AudioFolderDataset(Dataset[tuple[torch.Tensor, int]]):
+class AudioFolderDataset(AudioFileDataset):
     """Audio files labelled by their folder, as ``(features, target)`` pairs.
 
     Each item decodes one file, mixes it to mono and resamples it to *sample_rate* (with
@@ -164,28 +162,3 @@ class AudioFolderDataset(Dataset[tuple[torch.Tensor, int]]):
         self.targets: list[int] = targets
         self.skipped: list[SkippedFile] = skipped
         _warn_skipped(type(self).__name__, self.root, skipped, found)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def load(self, index: int) -> torch.Tensor:
-        """Decoded waveform of file *index*, mono (if asked) at the dataset's ``sample_rate``, before *transform*."""
-        wave, _ = load_audio(self.files[index], sample_rate=self.sample_rate, mono=self.mono)
-        return wave
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        wave = self.load(index)
-        features = self.transform(wave) if self.transform is not None else wave
-        return features, self.targets[index]
-
-    def summary(self) -> dict[str, Any]:
-        """Counts per class, and the skipped files with their reasons (for reports)."""
-        counts = dict.fromkeys(self.classes, 0)
-        for target in self.targets:
-            counts[self.classes[target]] += 1
-        return {
-            "root": str(self.root),
-            "files": len(self),
-            "per_class": counts,
-            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
-        }

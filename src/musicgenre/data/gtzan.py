@@ -9,6 +9,7 @@ folders directly under the root (``blues/blues.00000.flac``), or one flat folder
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import logging
 import os
@@ -34,7 +35,9 @@ __all__ = [
     "GENRES",
     "GTZAN_SHA256",
     "GTZAN_URL",
+    "AudioFileDataset",
     "GTZANDataset",
+    "LabelledFileDataset",
     "SkippedFile",
     "download_gtzan",
     "parse_clip_name",
@@ -203,7 +206,84 @@ def _validate_audio(files: list[Path], targets: list[int]) -> tuple[list[Path], 
     return good_files, good_targets, bad
 
 
-class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
+class LabelledFileDataset(Dataset[tuple[torch.Tensor, int]], abc.ABC):
+    """What musicgenre's datasets share: labelled files, a skip report and a per-item transform.
+
+    Subclasses find their files in ``__init__`` (setting :attr:`root`, :attr:`files`,
+    :attr:`targets`, :attr:`classes`, :attr:`skipped` and :attr:`transform`) and implement
+    :meth:`load`; items are ``(transform(load(i)), targets[i])``.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+        The folder searched.
+    files : list of pathlib.Path
+        The files used, in a deterministic order.
+    targets : list of int
+        Label of each file, an index into :attr:`classes`.
+    classes : tuple of str
+        Class names.
+    skipped : list of SkippedFile
+        Files found but not used, with the reason; a warning summarises them.
+    transform
+        Applied to what :meth:`load` returns, or ``None``.
+    """
+
+    root: Path
+    files: list[Path]
+    targets: list[int]
+    classes: tuple[str, ...]
+    skipped: list[SkippedFile]
+    transform: Callable[[torch.Tensor], torch.Tensor] | None
+    # Keys of summary(): the item count and the per-class counts.
+    _summary_keys: tuple[str, str] = ("files", "per_class")
+
+    @abc.abstractmethod
+    def load(self, index: int) -> torch.Tensor:
+        """Item *index* before the transform."""
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        item = self.load(index)
+        return (self.transform(item) if self.transform is not None else item), self.targets[index]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per class, and the skipped files with their reasons (for reports)."""
+        counts = dict.fromkeys(self.classes, 0)
+        for target in self.targets:
+            counts[self.classes[target]] += 1
+        size_key, counts_key = self._summary_keys
+        return {
+            "root": str(self.root),
+            size_key: len(self),
+            counts_key: counts,
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
+        }
+
+
+class AudioFileDataset(LabelledFileDataset):
+    """A :class:`LabelledFileDataset` of audio files, decoded mono (if asked) at :attr:`sample_rate`.
+
+    Attributes
+    ----------
+    sample_rate : int
+        Rate every file is resampled to (soxr).
+    mono : bool
+        Whether channels are mixed to one.
+    """
+
+    sample_rate: int
+    mono: bool
+
+    def load(self, index: int) -> torch.Tensor:
+        """Decoded waveform of file *index*, ``(1, time)`` (mono) at :attr:`sample_rate`, before the transform."""
+        wave, _ = load_audio(self.files[index], sample_rate=self.sample_rate, mono=self.mono)
+        return wave
+
+
+class GTZANDataset(AudioFileDataset):
     """GTZAN clips as ``(features, target)`` pairs.
 
     Each item decodes one file, mixes it to mono and resamples it to *sample_rate* (with
@@ -300,6 +380,8 @@ class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
         self.skipped: list[SkippedFile] = skipped
         _warn_skipped(type(self).__name__, self.root, skipped, found)
 
+    _summary_keys = ("clips", "per_genre")
+
     def _has_clips(self) -> bool:
         return self.root.is_dir() and bool(scan_clips(self.root, self.classes, AUDIO_EXTENSIONS)[0])
 
@@ -311,31 +393,6 @@ class GTZANDataset(Dataset[tuple[torch.Tensor, int]]):
     def track_ids(self) -> list[str]:
         """``"<genre>.<number>"`` of each clip (e.g. ``"jazz.00054"``), as the split lists name them."""
         return [track_id(path) for path in self.files]
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def load(self, index: int) -> torch.Tensor:
-        """Decoded waveform of clip *index*, mono (if asked) at the dataset's ``sample_rate``, before *transform*."""
-        wave, _ = load_audio(self.files[index], sample_rate=self.sample_rate, mono=self.mono)
-        return wave
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        wave = self.load(index)
-        features = self.transform(wave) if self.transform is not None else wave
-        return features, self.targets[index]
-
-    def summary(self) -> dict[str, Any]:
-        """Counts per genre, and the skipped files with their reasons (for reports)."""
-        counts = dict.fromkeys(self.classes, 0)
-        for target in self.targets:
-            counts[self.classes[target]] += 1
-        return {
-            "root": str(self.root),
-            "clips": len(self),
-            "per_genre": counts,
-            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
-        }
 
 
 def _sha256(path: Path) -> str:

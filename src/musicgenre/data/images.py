@@ -31,10 +31,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch.utils.data import Dataset
 
 from musicgenre.audio import functional as F
-from musicgenre.data.gtzan import GENRES, GTZANDataset, SkippedFile, _warn_skipped, parse_clip_name, scan_clips
+from musicgenre.data.gtzan import (
+    GENRES,
+    GTZANDataset,
+    LabelledFileDataset,
+    SkippedFile,
+    _warn_skipped,
+    parse_clip_name,
+    scan_clips,
+)
 from musicgenre.errors import ConfigurationError, DatasetError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -194,7 +201,7 @@ def load_image(path: str | os.PathLike[str], *, size: tuple[int, int] | None = I
     return _to_tensor(_decode(Path(path), _check_size(size)))
 
 
-class GTZANImageDataset(Dataset[tuple[torch.Tensor, int]]):
+class GTZANImageDataset(LabelledFileDataset):
     """Kaggle's GTZAN spectrogram PNGs as ``(image, target)`` pairs.
 
     Each item is the PNG with its alpha channel dropped, scaled to [0, 1] and resized to
@@ -350,8 +357,7 @@ class GTZANImageDataset(Dataset[tuple[torch.Tensor, int]]):
             ids.append(f"{parsed[0]}.{parsed[1]:05d}")
         return ids
 
-    def __len__(self) -> int:
-        return len(self.files)
+    _summary_keys = ("images", "per_genre")
 
     def load(self, index: int) -> torch.Tensor:
         """Image *index* as a ``(3, height, width)`` float tensor in [0, 1], before *transform*."""
@@ -359,24 +365,9 @@ class GTZANImageDataset(Dataset[tuple[torch.Tensor, int]]):
             return _to_tensor(self._pixels[index])
         return _to_tensor(_decode(self.files[index], self.size))
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = self.load(index)
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, self.targets[index]
-
     def summary(self) -> dict[str, Any]:
-        """Counts per genre, and the skipped files with their reasons (for reports)."""
-        counts = dict.fromkeys(self.classes, 0)
-        for target in self.targets:
-            counts[self.classes[target]] += 1
-        return {
-            "root": str(self.root),
-            "images": len(self),
-            "size": list(self.size) if self.size is not None else None,
-            "per_genre": counts,
-            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
-        }
+        """Counts per genre, the image size, and the skipped files with their reasons (for reports)."""
+        return {**super().summary(), "size": list(self.size) if self.size is not None else None}
 
 
 def _reword(skipped: SkippedFile) -> SkippedFile:
