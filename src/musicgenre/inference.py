@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig, LogMelSpectrogram
 from musicgenre.checkpoint import load_checkpoint
+from musicgenre.data.gtzan import _walk
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
 from musicgenre.io import AUDIO_EXTENSIONS, load_audio
 from musicgenre.models import GenreCNN
@@ -159,15 +160,7 @@ def find_audio_files(folder: StrPath) -> list[Path]:
     The extensions are :data:`musicgenre.io.AUDIO_EXTENSIONS` (``.wav``, ``.flac``, ``.mp3``...),
     in any letter case.
     """
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(
-            Path(dirpath) / name
-            for name in sorted(filenames)
-            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_EXTENSIONS
-        )
-    return found
+    return [path for path in _walk(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
 
 
 @dataclass(frozen=True)

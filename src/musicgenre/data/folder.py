@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from musicgenre.data.gtzan import _OTHER_AUDIO, AudioFileDataset, SkippedFile, _validate_audio, _walk, _warn_skipped
+from musicgenre.data.gtzan import _OTHER_AUDIO, AudioFileDataset, SkippedFile, _keep_readable, _walk, _warn_skipped
 from musicgenre.errors import DatasetError
 from musicgenre.io import AUDIO_EXTENSIONS
 
@@ -149,7 +149,7 @@ class AudioFolderDataset(AudioFileDataset):
         names, files, targets, skipped = _scan_folder(self.root, classes)
         found = len(files) + len(skipped)
         if validate:
-            files, targets, bad = _validate_audio(files, targets)
+            files, targets, bad = _keep_readable(files, targets)
             skipped.extend(bad)
         if not files:
             raise DatasetError(

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from musicgenre.errors import AudioDecodeError, DatasetError
+from musicgenre.errors import AudioDecodeError, DatasetError, MusicGenreError
 from musicgenre.io import AUDIO_EXTENSIONS, audio_info, load_audio
 
 __all__ = [
@@ -190,15 +190,23 @@ def _warn_skipped(kind: str, root: Path, skipped: Sequence[SkippedFile], total: 
     )
 
 
-def _validate_audio(files: list[Path], targets: list[int]) -> tuple[list[Path], list[int], list[SkippedFile]]:
-    """Read each file's header: ``(readable files, their targets, the unreadable ones as skipped)``."""
+def _keep_readable(
+    files: list[Path],
+    targets: list[int],
+    check: Callable[[Path], object] = audio_info,
+    error: type[MusicGenreError] = AudioDecodeError,
+) -> tuple[list[Path], list[int], list[SkippedFile]]:
+    """Run *check* on each file: ``(passing files, their targets, the failing ones as skipped)``.
+
+    The default reads each audio file's header; *error* is what *check* raises for a bad file.
+    """
     good_files: list[Path] = []
     good_targets: list[int] = []
     bad: list[SkippedFile] = []
     for path, target in zip(files, targets, strict=True):
         try:
-            audio_info(path)
-        except AudioDecodeError as exc:
+            check(path)
+        except error as exc:
             bad.append(SkippedFile(path, exc.reason))
             continue
         good_files.append(path)
@@ -367,7 +375,7 @@ class GTZANDataset(AudioFileDataset):
         files, targets, skipped = scan_clips(self.root, self.classes, AUDIO_EXTENSIONS)
         found = len(files) + len(skipped)
         if validate:
-            files, targets, bad = self._validate(files, targets)
+            files, targets, bad = _keep_readable(files, targets)
             skipped.extend(bad)
         if not files:
             raise DatasetError(
@@ -384,10 +392,6 @@ class GTZANDataset(AudioFileDataset):
 
     def _has_clips(self) -> bool:
         return self.root.is_dir() and bool(scan_clips(self.root, self.classes, AUDIO_EXTENSIONS)[0])
-
-    @staticmethod
-    def _validate(files: list[Path], targets: list[int]) -> tuple[list[Path], list[int], list[SkippedFile]]:
-        return _validate_audio(files, targets)
 
     @property
     def track_ids(self) -> list[str]:

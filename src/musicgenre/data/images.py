@@ -38,6 +38,7 @@ from musicgenre.data.gtzan import (
     GTZANDataset,
     LabelledFileDataset,
     SkippedFile,
+    _keep_readable,
     _warn_skipped,
     parse_clip_name,
     scan_clips,
@@ -291,7 +292,7 @@ class GTZANImageDataset(LabelledFileDataset):
             files, targets, bad = self._preload(files, targets)
             skipped.extend(bad)
         elif validate:
-            files, targets, bad = self._validate(files, targets)
+            files, targets, bad = _keep_readable(files, targets, _check_png, DatasetError)
             skipped.extend(bad)
         if not files:
             layouts = "\n  ".join(_LAYOUT_HELP)
@@ -310,21 +311,6 @@ class GTZANImageDataset(LabelledFileDataset):
         self.targets: list[int] = targets
         self.skipped: list[SkippedFile] = skipped
         _warn_skipped(type(self).__name__, self.root, skipped, found)
-
-    @staticmethod
-    def _validate(files: list[Path], targets: list[int]) -> tuple[list[Path], list[int], list[SkippedFile]]:
-        good_files: list[Path] = []
-        good_targets: list[int] = []
-        bad: list[SkippedFile] = []
-        for path, target in zip(files, targets, strict=True):
-            try:
-                _read(path, None, decode=False)
-            except DatasetError as exc:
-                bad.append(SkippedFile(path, exc.reason))
-                continue
-            good_files.append(path)
-            good_targets.append(target)
-        return good_files, good_targets, bad
 
     def _preload(self, files: list[Path], targets: list[int]) -> tuple[list[Path], list[int], list[SkippedFile]]:
         good_files: list[Path] = []
@@ -368,6 +354,11 @@ class GTZANImageDataset(LabelledFileDataset):
     def summary(self) -> dict[str, Any]:
         """Counts per genre, the image size, and the skipped files with their reasons (for reports)."""
         return {**super().summary(), "size": list(self.size) if self.size is not None else None}
+
+
+def _check_png(path: Path) -> None:
+    """Check *path*'s PNG signature and chunk checksums without decoding the pixels."""
+    _read(path, None, decode=False)
 
 
 def _reword(skipped: SkippedFile) -> SkippedFile:
