@@ -46,7 +46,7 @@ from musicgenre.evaluation import (
     write_report,
 )
 from musicgenre.models.cnn import GenreCNN
-from musicgenre.recipes import Recipe, get_recipe
+from musicgenre.recipes import RECIPES, Recipe, get_recipe
 from musicgenre.splits import split_indices
 from musicgenre.training import Callback, History, Trainer
 
@@ -547,9 +547,7 @@ def evaluate_checkpoint(
     """
     loaded = load_checkpoint(checkpoint, map_location=device)
     stored = loaded.extra
-    base = (
-        get_recipe(str(stored["recipe"])) if str(stored.get("recipe")) in _known_recipes() else get_recipe("reference")
-    )
+    base = get_recipe(str(stored["recipe"])) if str(stored.get("recipe")) in RECIPES else get_recipe("reference")
     hop = stored.get("eval_hop", base.eval_hop)
     rec = replace(base, features=loaded.features, eval_hop=None if hop is None else float(hop))
     split_name = split or str(stored.get("split", "random"))
@@ -577,12 +575,6 @@ def evaluate_checkpoint(
         except MissingDependencyError as exc:
             logger.warning("plots skipped: %s", exc)
     return metrics
-
-
-def _known_recipes() -> set[str]:
-    from musicgenre.recipes import RECIPES
-
-    return set(RECIPES)
 
 
 def result_dict(result: ExperimentResult) -> dict[str, Any]:
