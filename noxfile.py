@@ -15,9 +15,12 @@ TORCH = ["torch==2.14.1", "torchaudio==2.11.0"]  # the pair this project's CI ma
 
 @nox.session(reuse_venv=True)
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.6", "import-linter>=2.1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The layer contracts in pyproject.toml; import-linter reads the source, so the package
+    # (and torch) need not be installed, only found.
+    session.run("lint-imports", env={"PYTHONPATH": "src"})
 
 
 @nox.session(reuse_venv=True)

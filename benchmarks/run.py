@@ -12,6 +12,9 @@ Prints one Markdown table. Rows:
   process and with every core;
 - whole-track prediction throughput (x real time, decode included);
 - memory (RSS growth) of the cached whole-track features of 1000 x 30 s;
+- loading a cached set of 1000 x 30-s spectrograms from the disk cache: time and RSS growth,
+  the old one-.npy-per-clip layout against the one array (read, and memory-mapped), from
+  ``benchmarks/feature_store.py``;
 - one epoch of the improved recipe, and the training-time bound it implies;
 - the end-to-end reference-recipe reproduction on 1000 clips, extraction included.
 
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import feature_store  # benchmarks/feature_store.py, beside this script
 import torch
 from torch.utils.data import DataLoader
 
@@ -43,6 +47,7 @@ from musicgenre.data.cache import extract_features
 from musicgenre.experiment import load_data, run_experiment, train_model
 from musicgenre.recipes import REFERENCE, get_recipe
 from musicgenre.splits import stratified_split
+from musicgenre.synthetic import make_synthetic_gtzan
 from musicgenre.training import Trainer, TrainerConfig
 
 DISTINCT_PER_GENRE = 10
@@ -62,7 +67,7 @@ dataset = mg.GTZANDataset(sys.argv[1])
 base = rss()
 features = extract_features(dataset, progress=False)
 gc.collect()
-touched = sum(float(f.sum()) for f in features.features)  # count every page in RSS
+touched = float(features.storage.sum())  # count every page in RSS
 print(base, rss(), features.nbytes, len(features))
 """
 
@@ -70,7 +75,7 @@ print(base, rss(), features.nbytes, len(features))
 def make_set(root: Path, clips: int, sample_rate: int, extension: str) -> Path:
     """GTZAN layout with *clips* files, copies of 10 distinct clips per genre."""
     seed_root = root / "distinct"
-    mg.make_synthetic_gtzan(
+    make_synthetic_gtzan(
         seed_root, clips_per_genre=DISTINCT_PER_GENRE, duration=30.0, sample_rate=sample_rate, extension=extension
     )
     per_genre = max(1, clips // len(mg.GENRES))
@@ -184,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
             (f"cached whole-track features, {count} x 30 s", f"{(after_rss - base_rss) / 2**20:,.0f} MiB RSS growth",
              f"{tensors / 2**20:,.0f} MiB of tensors; the process holds {after_rss / 2**20:,.0f} MiB with torch")
         )  # fmt: skip
+
+        # Loading a cached set: the per-clip .npy layout before issue 13 against the one array.
+        rows += feature_store.rows(tracks=clips)
 
         # Whole-track prediction.
         try:

@@ -22,7 +22,9 @@ import soundfile as sf
 
 import musicgenre as mg
 from musicgenre.experiment import load_data, train_model
-from musicgenre.synthetic import synthesize_clip
+from musicgenre.inference import find_audio_files
+from musicgenre.recipes import REFERENCE
+from musicgenre.synthetic import make_synthetic_gtzan, synthesize_clip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,11 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def train_small_model(out: Path, clips_per_genre: int, duration: float, max_epochs: int) -> Path:
     """The reference recipe on a synthetic set, saved as out/model.ckpt."""
-    root = mg.make_synthetic_gtzan(out / "synthetic-gtzan", clips_per_genre=clips_per_genre, duration=duration)
+    root = make_synthetic_gtzan(out / "synthetic-gtzan", clips_per_genre=clips_per_genre, duration=duration)
     data = load_data(root, "reference", progress=False)
     train_idx, val_idx = mg.stratified_split(data.targets, (0.8, 0.2), seed=0)
     model, _ = train_model(data, train_idx, val_idx, "reference", seed=0, max_epochs=max_epochs)
-    return mg.save_checkpoint(out / "model.ckpt", model, classes=data.classes, features=mg.REFERENCE.features)
+    return mg.save_checkpoint(out / "model.ckpt", model, classes=data.classes, features=REFERENCE.features)
 
 
 def synthetic_tracks(folder: Path) -> list[Path]:
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         targets = args.paths or synthetic_tracks(Path(tmp))
         # Folders are searched recursively for audio files; files pass through.
-        files = [f for p in targets for f in (mg.find_audio_files(p) if p.is_dir() else [p])]
+        files = [f for p in targets for f in (find_audio_files(p) if p.is_dir() else [p])]
 
         # Many files: decoded (in worker processes with num_workers > 0); a file that cannot
         # be decoded gives a FailedPrediction and the rest go on.

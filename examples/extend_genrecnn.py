@@ -23,10 +23,14 @@ import torch
 from torch import nn
 
 import musicgenre as mg
-from musicgenre.checkpoint import register_model
-from musicgenre.experiment import evaluate_tracks, load_data
+from musicgenre.data import FeatureSet
+from musicgenre.evaluation import evaluate_tracks
+from musicgenre.experiment import load_data
+from musicgenre.models import register_model
+from musicgenre.recipes import REFERENCE
+from musicgenre.synthetic import make_synthetic_gtzan
 
-RECIPE = mg.REFERENCE  # 5-s log-mel windows of 64 bands
+RECIPE = REFERENCE  # 5-s log-mel windows of 64 bands
 COARSE = {"calm": ("blues", "classical", "country", "jazz"), "groovy": ("disco", "hiphop", "pop", "reggae"),
           "loud": ("metal", "rock")}  # fmt: skip
 
@@ -71,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    root = args.root or mg.make_synthetic_gtzan(
+    root = args.root or make_synthetic_gtzan(
         args.out / "synthetic-gtzan", clips_per_genre=args.clips_per_genre, duration=args.duration, seed=args.seed
     )
     data = load_data(root, RECIPE, progress=False)
@@ -95,8 +99,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     #    them and train only that head (the frozen backbone keeps what it learned).
     labels = tuple(COARSE)
     coarse_of = {genre: labels.index(label) for label, genres in COARSE.items() for genre in genres}
-    mine = mg.FeatureSet(data.features, [coarse_of[data.classes[t]] for t in data.targets], data.files, labels,
-                         data.skipped)  # fmt: skip
+    mine = FeatureSet(data.storage, data.spans, [coarse_of[data.classes[t]] for t in data.targets], data.files,
+                      labels, data.skipped)  # fmt: skip
     model.reset_classifier(len(labels), seed=args.seed)
     for name, parameter in model.named_parameters():
         parameter.requires_grad = name.startswith("classifier.")
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     # 4. Save, then reload by class name: the registered subclass comes back with its weights.
     path = mg.save_checkpoint(args.out / "calm-groovy-loud.ckpt", model, classes=labels, features=RECIPE.features)
     loaded = mg.load_checkpoint(path)
-    batch = torch.stack([first_window(data.features[i]) for i in val_idx[:4]])
+    batch = torch.stack([first_window(data.spectrogram(i)) for i in val_idx[:4]])
     with torch.no_grad():
         diff = float((loaded.model(batch) - model.eval()(batch)).abs().max())
     print(f"reloaded {type(loaded.model).__name__} from {path}: classes {loaded.classes}, max output difference {diff}")

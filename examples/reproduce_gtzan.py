@@ -8,10 +8,10 @@ t-SNE of the test embeddings, and a checkpoint.
 
     python examples/reproduce_gtzan.py                          # synthetic GTZAN-shaped set
     python examples/reproduce_gtzan.py --root ~/data/gtzan      # real GTZAN, any layout
-    python examples/reproduce_gtzan.py --root ~/data/gtzan --split 80-20
-    python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe improved --split filtered
+    python examples/reproduce_gtzan.py --root ~/data/gtzan --scheme 80-20
+    python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe improved --scheme filtered
     python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe reference improved \\
-        --split random filtered --seeds 0 1 2                   # the results table
+        --scheme random filtered --seeds 0 1 2                   # the results table
 
 Without --root, a small synthetic set (10 fake genres) is generated in the output folder,
 so this runs anywhere without a download.
@@ -25,10 +25,11 @@ import logging
 import time
 from pathlib import Path
 
-import musicgenre as mg
-from musicgenre.experiment import evaluate_tracks, load_data, results_table, train_model, write_outputs
+from musicgenre.evaluation import evaluate_tracks, write_outputs
+from musicgenre.experiment import load_data, results_table, train_model
 from musicgenre.recipes import RECIPES, get_recipe
 from musicgenre.splits import split_indices
+from musicgenre.synthetic import make_synthetic_gtzan
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,7 +38,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="output folder")
     parser.add_argument("--recipe", nargs="+", default=["reference"], choices=sorted(RECIPES), help="recipe(s)")
     parser.add_argument(
-        "--split", nargs="+", default=["random"], choices=["random", "64-16-20", "80-20", "filtered"], help="split(s)"
+        "--scheme",
+        nargs="+",
+        default=["random"],
+        choices=["random", "64-16-20", "80-20", "filtered"],
+        help="how to split: scheme(s)",
     )
     parser.add_argument("--seed", type=int, default=42, help="seed of split, weights, crops and shuffling")
     parser.add_argument("--seeds", type=int, nargs="+", help="several seeds: write the results table instead")
@@ -53,7 +58,7 @@ def synthetic_root(out: Path, clips_per_genre: int, duration: float, seed: int) 
     root = out / "synthetic-gtzan"
     if not any(root.glob("genres/*/*.wav")):
         print(f"generating a synthetic GTZAN-shaped set in {root} ({clips_per_genre} clips x 10 genres)")
-        mg.make_synthetic_gtzan(root, clips_per_genre=clips_per_genre, duration=duration, seed=seed)
+        make_synthetic_gtzan(root, clips_per_genre=clips_per_genre, duration=duration, seed=seed)
     return root
 
 
@@ -64,23 +69,23 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args.out.mkdir(parents=True, exist_ok=True)
     root = args.root or synthetic_root(args.out, args.clips_per_genre, args.duration, args.seed)
 
-    if args.seeds or len(args.recipe) > 1 or len(args.split) > 1:
+    if args.seeds or len(args.recipe) > 1 or len(args.scheme) > 1:
         # Several runs: the results table (mean and spread over seeds), as JSON and Markdown.
         seeds = args.seeds or [args.seed]
         rows = results_table(
-            root, args.out, recipes=args.recipe, splits=args.split, seeds=seeds, max_epochs=args.max_epochs,
+            root, args.out, recipes=args.recipe, schemes=args.scheme, seeds=seeds, max_epochs=args.max_epochs,
             device=args.device, num_workers=args.num_workers,
         )  # fmt: skip
         print((args.out / "results.md").read_text())
         return {"rows": rows}
 
-    recipe, split = get_recipe(args.recipe[0]), args.split[0]
+    recipe, scheme = get_recipe(args.recipe[0]), args.scheme[0]
     # 1. Data: find the clips, extract each one's log-mel once (the reference: its first 5 s).
     data = load_data(root, recipe, num_workers=args.num_workers)
     print(f"{len(data)} clips from {root} ({len(data.skipped)} skipped)")
 
     # 2. Split: shuffle with the seed, stratified hold-outs (64-16-20 or 80-20), or the filtered split.
-    parts = split_indices(split, data.targets, data.track_ids, seed=args.seed)
+    parts = split_indices(scheme, data.targets, data.track_ids, seed=args.seed)
     print("split sizes: " + " / ".join(str(len(p)) for p in parts))
 
     # 3. Train with early stopping on the validation part (best weights restored).
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     predictions = evaluate_tracks(model, data, parts[-1], recipe, device=args.device)
     metrics = write_outputs(
         args.out, model, data, predictions, history, recipe=recipe, evaluated_on=evaluated_on, seed=args.seed,
-        split=split, split_sizes=[len(p) for p in parts], wall_seconds=round(time.perf_counter() - started, 1),
+        scheme=scheme, split_sizes=[len(p) for p in parts], wall_seconds=round(time.perf_counter() - started, 1),
     )  # fmt: skip
     print(metrics.report)
     worst, worst_recall = metrics.worst_recall

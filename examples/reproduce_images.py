@@ -31,10 +31,20 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 import musicgenre as mg
-from musicgenre.data import GENRES
-from musicgenre.data.images import GTZANImageDataset, make_synthetic_gtzan_images, render_gtzan_images
-from musicgenre.evaluation import ClassificationMetrics, plot_confusion_matrix, plot_history, plot_tsne, write_report
+from musicgenre.data.images import GTZANImageDataset
+from musicgenre.data.render import render_gtzan_images
+from musicgenre.evaluation import (
+    ClassificationMetrics,
+    plot_confusion_matrix,
+    plot_history,
+    plot_tsne,
+    predict_batches,
+    write_report,
+)
+from musicgenre.genres import GENRES
 from musicgenre.models import SpectrogramImageCNN
+from musicgenre.synthetic import make_synthetic_gtzan_images
+from musicgenre.training import Callback, EpochMetrics
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -67,7 +77,7 @@ def confusion_text(metrics: ClassificationMetrics) -> str:
     return "\n".join([header, *rows])
 
 
-class EpochReport(mg.Callback):
+class EpochReport(Callback):
     """Print the validation set's classification report and confusion matrix after epochs.
 
     The reference prints both after every epoch. Predicting with a loader that has its
@@ -89,10 +99,10 @@ class EpochReport(mg.Callback):
         self.stream = stream  # None: sys.stdout at the time of printing
         self.reports: list[ClassificationMetrics] = []
 
-    def on_epoch_end(self, trainer: mg.Trainer, model: nn.Module, metrics: mg.EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: mg.Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
         if self.every < 1 or metrics.epoch % self.every:
             return
-        predictions = mg.predict_batches(model, self.loader, device=trainer.device, embeddings=False)
+        predictions = predict_batches(model, self.loader, device=trainer.device, embeddings=False)
         report = mg.classification_metrics(predictions.targets, predictions.predicted, self.classes)
         self.reports.append(report)
         print(
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     # 1. Data: every PNG -> (3, 128, 128) in [0, 1], decoded once and kept in memory.
     genres = tuple(args.genres.split(",")) if args.genres else None
-    dataset = GTZANImageDataset(root, genres=genres, size=(args.size, args.size), preload=True)
+    dataset = GTZANImageDataset(root, classes=genres, size=(args.size, args.size), preload=True)
     print(f"{len(dataset)} images of {len(dataset.classes)} genres from {root} ({len(dataset.skipped)} skipped)")
 
     # 2. Split: shuffle with the seed, one stratified 20 % hold-out.
@@ -155,12 +165,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     print(f"trained {len(history.epochs)} epochs")
 
     # 4. Evaluation on the validation set (the weights of the last epoch).
-    predictions = mg.predict_batches(model, DataLoader(val, batch_size=args.batch_size), device=trainer.device)
+    predictions = predict_batches(model, DataLoader(val, batch_size=args.batch_size), device=trainer.device)
     metrics = mg.classification_metrics(predictions.targets, predictions.predicted, dataset.classes)
     worst, worst_recall = metrics.worst_recall
     summary: dict[str, object] = {
         "evaluated_on": "validation",
-        "split": "80-20",
+        "scheme": "80-20",
         "split_sizes": [len(train), len(val)],
         "seed": args.seed,
         "epochs": len(history.epochs),

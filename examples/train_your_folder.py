@@ -30,7 +30,8 @@ import soundfile as sf
 
 import musicgenre as mg
 from musicgenre.data import AudioFolderDataset
-from musicgenre.experiment import evaluate_tracks, train_model, write_outputs
+from musicgenre.evaluation import evaluate_tracks, write_outputs
+from musicgenre.experiment import train_model
 from musicgenre.recipes import RECIPES, get_recipe
 from musicgenre.synthetic import synthesize_clip
 

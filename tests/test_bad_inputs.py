@@ -46,11 +46,9 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import TensorDataset
 
-from musicgenre import checkpoint as checkpoint_module
 from musicgenre.audio import ClipFeatures, FeatureConfig
-from musicgenre.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.cli import main
-from musicgenre.data import GENRES, GTZANDataset
+from musicgenre.data import GTZANDataset
 from musicgenre.data.cache import extract_features
 from musicgenre.errors import (
     AudioDecodeError,
@@ -60,9 +58,12 @@ from musicgenre.errors import (
     MusicGenreWarning,
     TruncatedAudioWarning,
 )
+from musicgenre.genres import GENRES
 from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction
 from musicgenre.io import audio_info, load_audio
 from musicgenre.models import GenreCNN
+from musicgenre.models import registry as registry_module
+from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.models.image_cnn import SpectrogramImageCNN
 from musicgenre.training import Trainer, TrainerConfig
 
@@ -556,10 +557,10 @@ def test_checkpoint_of_another_architecture_is_refused_for_audio(
 ) -> None:
     # Whether SpectrogramImageCNN is registered depends on what ran before; pin both states.
     if registered:
-        monkeypatch.setitem(checkpoint_module._MODELS, "SpectrogramImageCNN", SpectrogramImageCNN)
+        monkeypatch.setitem(registry_module._MODELS, "SpectrogramImageCNN", SpectrogramImageCNN)
         expected = "expects (1, 128, 128)"
     else:
-        monkeypatch.delitem(checkpoint_module._MODELS, "SpectrogramImageCNN", raising=False)
+        monkeypatch.delitem(registry_module._MODELS, "SpectrogramImageCNN", raising=False)
         expected = "unknown model class 'SpectrogramImageCNN'"
     track = image_checkpoint.parent / "song.wav"
     sf.write(str(track), _tone(0.5, SR), SR)
@@ -627,8 +628,8 @@ def test_killed_mid_write_leaves_the_previous_checkpoint_intact(tmp_path: Path) 
         """
         import io, os, signal, sys
         import torch
-        from musicgenre.checkpoint import save_checkpoint
-        from musicgenre.data import GENRES
+        from musicgenre.models.checkpoint import save_checkpoint
+        from musicgenre.genres import GENRES
         from musicgenre.models import GenreCNN
 
         real_save = torch.save

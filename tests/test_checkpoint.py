@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from musicgenre.audio import FeatureConfig
-from musicgenre.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from musicgenre.data import GENRES
 from musicgenre.errors import CheckpointError, ConfigurationError
+from musicgenre.genres import GENRES
 from musicgenre.models import GenreCNN
+from musicgenre.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 
 class Payload:

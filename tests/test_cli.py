@@ -22,10 +22,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from musicgenre.audio import FeatureConfig, LogMelSpectrogram
-from musicgenre.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.cli import main
-from musicgenre.data import GENRES
+from musicgenre.genres import GENRES
 from musicgenre.models import GenreCNN
+from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.synthetic import make_synthetic_gtzan, synthesize_clip
 from musicgenre.training import ModelCheckpoint, Trainer, TrainerConfig
 
@@ -274,7 +274,7 @@ def test_train_then_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert {p.name for p in out.iterdir()} >= {"metrics.json", "report.txt", "model.ckpt"}
 
     ckpt = out / "model.ckpt"
-    assert main(["evaluate", "-c", str(ckpt), "--root", str(root), "--split", "validation"]) == 0
+    assert main(["evaluate", "-c", str(ckpt), "--root", str(root), "--part", "validation"]) == 0
     text = capsys.readouterr().out
     assert "validation accuracy" in text
     assert (out / "evaluate-validation" / "report.txt").is_file()

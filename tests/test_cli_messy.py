@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musicgenre.checkpoint import save_checkpoint
 from musicgenre.cli import main
-from musicgenre.data import GENRES
 from musicgenre.errors import TruncatedAudioWarning
+from musicgenre.genres import GENRES
 from musicgenre.models import GenreCNN
+from musicgenre.models.checkpoint import save_checkpoint
 
 GOOD = ("01 blues.wav", "02 jazz.flac", "disc 2/03 rock.au")
 BAD_IN_FOLDER = ("04 broken.wav", "05 lyrics.mp3")

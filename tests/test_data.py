@@ -14,8 +14,9 @@ import torch
 
 from musicgenre.audio import ClipFeatures
 from musicgenre.data import gtzan
-from musicgenre.data.gtzan import GENRES, GTZANDataset, download_gtzan, parse_clip_name
+from musicgenre.data.gtzan import GTZANDataset, download_gtzan, parse_clip_name
 from musicgenre.errors import AudioDecodeError, DatasetError
+from musicgenre.genres import GENRES
 from musicgenre.synthetic import LAYOUTS, make_synthetic_gtzan
 
 THREE = ("blues", "jazz", "rock")
@@ -105,7 +106,7 @@ def test_order_is_sorted_by_genre_then_number(tmp_path: Path, rng: np.random.Gen
 
 def test_genre_subset_sets_classes_and_label_order(tmp_path: Path) -> None:
     root = _write(tmp_path / "d")
-    ds = GTZANDataset(root, genres=("rock", "blues"))
+    ds = GTZANDataset(root, classes=("rock", "blues"))
     assert ds.classes == ("rock", "blues")
     assert [f.name for f in ds.files] == ["rock.00000.wav", "rock.00001.wav", "blues.00000.wav", "blues.00001.wav"]
     assert ds.targets == [0, 0, 1, 1]
@@ -116,7 +117,7 @@ def test_invalid_genres_argument(tmp_path: Path) -> None:
     root = _write(tmp_path / "d")
     for genres in [(), ("rock", "rock")]:
         with pytest.raises(DatasetError):
-            GTZANDataset(root, genres=genres)
+            GTZANDataset(root, classes=genres)
 
 
 @pytest.mark.parametrize(

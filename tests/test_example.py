@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from musicgenre.checkpoint import load_checkpoint
-from musicgenre.data import GENRES
+from musicgenre.genres import GENRES
+from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.synthetic import make_synthetic_gtzan
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reproduce_gtzan.py"
@@ -71,11 +71,11 @@ def test_reproduce_80_20_evaluates_on_validation(tmp_path: Path, example_main: M
     root = make_synthetic_gtzan(tmp_path / "gtzan", clips_per_genre=6, duration=2.0, layout="kaggle")
     out = tmp_path / "run"
 
-    example_main(["--root", str(root), "--split", "80-20", "--out", str(out), *SMALL])
+    example_main(["--root", str(root), "--scheme", "80-20", "--out", str(out), *SMALL])
 
     metrics = _assert_outputs(out)
     assert metrics["evaluated_on"] == "validation"
-    assert metrics["split"] == "80-20"
+    assert metrics["scheme"] == "80-20"
     assert metrics["split_sizes"] == [48, 12]
     assert sum(sum(row) for row in metrics["confusion_matrix"]) == 12
     assert not (out / "synthetic-gtzan").exists()  # used --root, generated nothing

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from musicgenre.audio import FeatureConfig
-from musicgenre.data import GENRES
 from musicgenre.errors import ConfigurationError, MissingDependencyError
 from musicgenre.export import METADATA_KEY, export_onnx, export_torchscript
+from musicgenre.genres import GENRES
 from musicgenre.models import GenreCNN
 
 # PyTorch 2.9+ deprecates TorchScript (FutureWarning on trace/save/load) and the

@@ -19,19 +19,14 @@ import torch
 from numpy.typing import NDArray
 from PIL import Image
 
-from musicgenre.checkpoint import load_checkpoint, save_checkpoint
-from musicgenre.data import GENRES, GTZANImageDataset
-from musicgenre.data.images import (
-    IMAGE_LAYOUTS,
-    load_image,
-    make_synthetic_gtzan_images,
-    render_gtzan_images,
-    render_spectrogram_image,
-)
+from musicgenre.data.images import GTZANImageDataset, load_image
+from musicgenre.data.render import IMAGE_LAYOUTS, render_gtzan_images, render_spectrogram_image
 from musicgenre.errors import ConfigurationError, DatasetError, MissingDependencyError
+from musicgenre.genres import GENRES
 from musicgenre.models import GenreCNN, SpectrogramImageCNN
+from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.splits import stratified_split
-from musicgenre.synthetic import synthesize_clip
+from musicgenre.synthetic import make_synthetic_gtzan_images, synthesize_clip
 from musicgenre.training import Trainer, TrainerConfig
 
 THREE = ("classical", "jazz", "rock")
@@ -72,7 +67,7 @@ def kaggle_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("below", ["", "Data", "Data/images_original"])
 def test_finds_kaggle_layout_from_any_level(kaggle_root: Path, below: str) -> None:
-    ds = GTZANImageDataset(kaggle_root / below, genres=THREE)
+    ds = GTZANImageDataset(kaggle_root / below, classes=THREE)
 
     assert len(ds) == 12
     assert [ds.classes[t] for t in ds.targets] == [g for g in THREE for _ in range(4)]
@@ -87,7 +82,7 @@ def test_finds_genre_folders_and_one_flat_folder(kaggle_root: Path, tmp_path: Pa
         number = int(source.stem[len(genre) :])
         _write_png(tmp_path / IMAGE_LAYOUTS[layout].format(genre=genre, number=number), np.asarray(Image.open(source)))
 
-    ds = GTZANImageDataset(tmp_path, genres=None)
+    ds = GTZANImageDataset(tmp_path, classes=None)
 
     assert ds.classes == THREE
     assert ds.targets == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
@@ -162,8 +157,8 @@ def test_grey_and_palette_pngs_become_three_channels(tmp_path: Path) -> None:
 
 
 def test_preload_matches_lazy_decoding_and_transform_applies(kaggle_root: Path) -> None:
-    lazy = GTZANImageDataset(kaggle_root, genres=THREE)
-    eager = GTZANImageDataset(kaggle_root, genres=THREE, preload=True, transform=lambda x: x * 2)
+    lazy = GTZANImageDataset(kaggle_root, classes=THREE)
+    eager = GTZANImageDataset(kaggle_root, classes=THREE, preload=True, transform=lambda x: x * 2)
 
     for index in (0, 11):
         torch.testing.assert_close(eager[index][0], 2 * lazy[index][0])
@@ -171,8 +166,8 @@ def test_preload_matches_lazy_decoding_and_transform_applies(kaggle_root: Path) 
 
 
 def test_genre_subset_and_genres_found(kaggle_root: Path) -> None:
-    only_jazz = GTZANImageDataset(kaggle_root, genres=("jazz",))
-    found = GTZANImageDataset(kaggle_root, genres=None)
+    only_jazz = GTZANImageDataset(kaggle_root, classes=("jazz",))
+    found = GTZANImageDataset(kaggle_root, classes=None)
 
     assert len(only_jazz) == 4
     assert only_jazz.skipped == []  # other GTZAN genres are left out on purpose, not skipped
@@ -236,7 +231,7 @@ def test_missing_or_empty_root_raises_a_dataset_error_listing_the_layouts(tmp_pa
     with pytest.raises(DatasetError, match=r"no usable PNG(.|\n)*images_original"):
         GTZANImageDataset(tmp_path)
     with pytest.raises(DatasetError, match="distinct"):
-        GTZANImageDataset(tmp_path, genres=("jazz", "jazz"))
+        GTZANImageDataset(tmp_path, classes=("jazz", "jazz"))
 
 
 def test_without_pillow_a_clear_error_names_the_extra(kaggle_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,13 +296,16 @@ def test_render_accepts_tiny_clips_and_rejects_bad_settings() -> None:
         render_spectrogram_image(np.zeros(100, dtype=np.float32), 22050, db_range=0)
 
 
-def test_colours_are_matplotlibs_magma_within_two_levels() -> None:
+def test_colours_are_matplotlibs_magma() -> None:
     matplotlib = pytest.importorskip("matplotlib")
-    from musicgenre.data.images import _MAGMA_TABLE
+    from musicgenre.data.render import magma_colours
 
-    expected = np.rint(matplotlib.colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255)
-
-    assert np.abs(_MAGMA_TABLE.astype(int) - expected).max() <= 2
+    expected = np.rint(matplotlib.colormaps["magma"](np.arange(256))[:, :3] * 255)
+    assert np.array_equal(magma_colours().astype(int), expected)
+    # Every pixel of a rendered spectrogram is one of those colours.
+    picture = np.asarray(render_spectrogram_image(synthesize_clip("jazz", duration=2.0), 22050))[PICTURE][..., :3]
+    palette = {tuple(c) for c in magma_colours().tolist()}
+    assert {tuple(c) for c in picture.reshape(-1, 3).tolist()} <= palette
 
 
 def test_render_gtzan_images_turns_an_audio_folder_into_kaggle_pngs(tiny_gtzan: Path, tmp_path: Path) -> None:
@@ -320,7 +318,7 @@ def test_render_gtzan_images_turns_an_audio_folder_into_kaggle_pngs(tiny_gtzan: 
         "Data/images_original/pop/pop00000.png",
         "Data/images_original/pop/pop00001.png",
     ]
-    assert GTZANImageDataset(out, genres=None).classes == ("blues", "pop")
+    assert GTZANImageDataset(out, classes=None).classes == ("blues", "pop")
     with pytest.raises(ConfigurationError, match="layout"):
         render_gtzan_images(tiny_gtzan, tmp_path / "x", layout="nested")
     with pytest.raises(ConfigurationError, match="layout"):
@@ -476,7 +474,7 @@ def _shared(name: str) -> Path:
 def test_real_kaggle_pngs_load_and_train_for_one_epoch() -> None:
     root = _shared("gtzan-images-mini")
 
-    ds = GTZANImageDataset(root, genres=None, preload=True)
+    ds = GTZANImageDataset(root, classes=None, preload=True)
 
     assert len(ds) == 30
     assert ds.classes == THREE

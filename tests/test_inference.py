@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicgenre.audio import FeatureConfig
-from musicgenre.checkpoint import save_checkpoint
-from musicgenre.data import GENRES
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
+from musicgenre.genres import GENRES
 from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, find_audio_files
 from musicgenre.io import load_audio
 from musicgenre.models import GenreCNN
+from musicgenre.models.checkpoint import save_checkpoint
 
 # A small model on small features keeps every prediction fast: 8 kHz, 0.5-s windows
 # (4000 samples), 16 mel bands, 32 frames.

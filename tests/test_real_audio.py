@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from musicgenre.audio import ClipFeatures
-from musicgenre.data import GENRES, GTZANDataset
+from musicgenre.data import GTZANDataset
+from musicgenre.genres import GENRES
 from musicgenre.io import audio_info, load_audio
 
 pytestmark = pytest.mark.real_audio

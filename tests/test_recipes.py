@@ -12,9 +12,11 @@ import torch
 
 import musicgenre as mg
 from musicgenre.audio import functional as F
-from musicgenre.experiment import evaluate_tracks, load_data, train_model
+from musicgenre.evaluation.tracks import evaluate_tracks
+from musicgenre.experiment import load_data, train_model
 from musicgenre.recipes import IMPROVED, REFERENCE, Recipe, get_recipe, register_recipe
 from musicgenre.splits import filtered_split, filtered_split_ids
+from musicgenre.synthetic import make_synthetic_gtzan
 
 
 def test_random_crops_stay_inside_and_cover_the_clip() -> None:
@@ -87,7 +89,7 @@ def test_per_track_aggregation_is_the_mean_of_window_probabilities() -> None:
     model.classifier = torch.nn.Identity()  # type: ignore[assignment]
     # Track of 3 windows of 2 frames: window logits (2, 0), (0, 2), (0, 2).
     track = torch.tensor([[[2.0, 0.0, 0.0, 2.0, 0.0, 2.0], [0.0] * 6]]).reshape(1, 2, 6)
-    data = mg.data.cache.FeatureSet([track], [0], [Path("blues.00000.wav")], ("blues", "jazz"), [])
+    data = mg.data.cache.FeatureSet.from_spectrograms([track], [0], [Path("blues.00000.wav")], ("blues", "jazz"))
     predictions = evaluate_tracks(model, data, [0], recipe)
     p = torch.softmax(torch.tensor([2.0, 0.0]), 0)
     expected = (p + p.flip(0) + p.flip(0)) / 3
@@ -128,7 +130,7 @@ def test_recipe_registry() -> None:
 
 def test_improved_beats_reference_on_short_noisy_clips(tmp_path: Path) -> None:
     """The whole-track recipe generalises better than the first-5-s reference on hard data."""
-    root = mg.make_synthetic_gtzan(tmp_path / "noisy", clips_per_genre=8, duration=8.0, noise=0.35, seed=7)
+    root = make_synthetic_gtzan(tmp_path / "noisy", clips_per_genre=8, duration=8.0, noise=0.35, seed=7)
     fast_improved = replace(IMPROVED, name="improved-test", trainer=replace(IMPROVED.trainer, max_epochs=25))
     accuracy = {}
     for recipe in (REFERENCE, fast_improved):

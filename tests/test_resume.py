@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from musicgenre.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.errors import CheckpointError, ConfigurationError
 from musicgenre.models import GenreCNN
+from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.training import Callback, EarlyStopping, EpochMetrics, History, ModelCheckpoint, Trainer, TrainerConfig
 
 CLASSES = ("a", "b", "c")

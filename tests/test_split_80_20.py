@@ -130,7 +130,7 @@ def test_example_80_20_reports_on_the_very_set_that_chose_the_epoch(tmp_path: Pa
     root = make_synthetic_gtzan(tmp_path / "gtzan", clips_per_genre=5, duration=5.2, genres=genres, layout="folders")
     out = tmp_path / "run"
 
-    example_main(["--root", str(root), "--split", "80-20", "--max-epochs", "3", "--out", str(out)])
+    example_main(["--root", str(root), "--scheme", "80-20", "--max-epochs", "3", "--out", str(out)])
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["evaluated_on"] == "validation"

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 import torch
 
-from musicgenre.checkpoint import load_checkpoint
+from musicgenre.models.checkpoint import load_checkpoint
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

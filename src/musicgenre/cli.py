@@ -144,7 +144,7 @@ def _plain(value: Any) -> bool:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from musicgenre.checkpoint import load_checkpoint
+    from musicgenre.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     trainer = ckpt.extra.get("trainer")
@@ -186,8 +186,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 # -- export ----------------------------------------------------------------------------
 def _cmd_export(args: argparse.Namespace) -> int:
-    from musicgenre.checkpoint import load_checkpoint
     from musicgenre.export import export_onnx, export_torchscript
+    from musicgenre.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
     out = args.out or args.checkpoint.with_suffix(".onnx" if args.format == "onnx" else ".pt")
@@ -212,7 +212,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         args.root,
         args.out,
         recipe=args.recipe,
-        split=args.scheme,
+        scheme=args.scheme,
         seed=args.seed,
         max_epochs=args.epochs,
         device=args.device,
@@ -226,7 +226,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     worst, worst_recall = m.worst_recall
     print(m.report)
     print(
-        f"{result.recipe} recipe, {result.split} split, seed {result.seed}: {result.evaluated_on} accuracy "
+        f"{result.recipe} recipe, {result.scheme} split, seed {result.seed}: {result.evaluated_on} accuracy "
         f"{m.accuracy:.3f} (segments {result.segment_accuracy:.3f}), weighted F1 {m.f1:.3f}, "
         f"worst recall {worst} {worst_recall:.2f}; {result.epochs} epochs (best {result.best_epoch})"
     )
@@ -238,17 +238,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from musicgenre.experiment import evaluate_checkpoint
 
-    out = args.out or args.checkpoint.parent / f"evaluate-{args.split}"
+    out = args.out or args.checkpoint.parent / f"evaluate-{args.part}"
     metrics = evaluate_checkpoint(
-        args.checkpoint, args.root, part=args.split, split=args.scheme, seed=args.seed, out=out, device=args.device
+        args.checkpoint, args.root, part=args.part, scheme=args.scheme, seed=args.seed, out=out, device=args.device
     )
     if args.format == "json":
-        _print_json({"checkpoint": str(args.checkpoint), "part": args.split, "out": str(out), **metrics.to_dict()})
+        _print_json({"checkpoint": str(args.checkpoint), "part": args.part, "out": str(out), **metrics.to_dict()})
         return 0
     worst, worst_recall = metrics.worst_recall
     print(metrics.report)
     print(
-        f"{args.split} accuracy {metrics.accuracy:.3f}, weighted F1 {metrics.f1:.3f}, "
+        f"{args.part} accuracy {metrics.accuracy:.3f}, weighted F1 {metrics.f1:.3f}, "
         f"worst recall {worst} {worst_recall:.2f}"
     )
     print(f"wrote metrics.json, report.txt and plots to {out}")
@@ -338,21 +338,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add_command(
         sub,
         "evaluate",
-        "Score a checkpoint on one part of a dataset split; print the metrics, write report and plots.",
-        f"{PROG} evaluate --checkpoint runs/gtzan/model.ckpt --root ~/data/gtzan --split test",
+        "Score a checkpoint on one part of a scheme's split; print the metrics, write report and plots.",
+        f"{PROG} evaluate --checkpoint runs/gtzan/model.ckpt --root ~/data/gtzan --part test",
         _cmd_evaluate,
     )
     p.add_argument("--checkpoint", "-c", type=Path, required=True, metavar="CKPT", help="model.ckpt to evaluate")
     p.add_argument("--root", type=Path, required=True, help="GTZAN folder (any layout)")
     p.add_argument(
-        "--split",
+        "--part",
         choices=("train", "validation", "val", "test"),
         default="test",
         help="part to score: train, validation (or val) or test (default: test)",
     )
-    p.add_argument("--scheme", help="how the data was split (default: the one stored in the checkpoint)")
+    p.add_argument(
+        "--scheme", help="how the data was split: random, 80-20 or filtered (default: the one stored in the checkpoint)"
+    )
     p.add_argument("--seed", type=int, metavar="N", help="split seed (default: the one stored in the checkpoint)")
-    p.add_argument("--out", type=Path, help="folder for the report and plots (default: CHECKPOINT_DIR/evaluate-SPLIT)")
+    p.add_argument("--out", type=Path, help="folder for the report and plots (default: CHECKPOINT_DIR/evaluate-PART)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 

@@ -4,68 +4,58 @@ The pipeline has four steps, each a function, so a script can run them one by on
 (``examples/reproduce_gtzan.py`` does) or all at once with :func:`run_experiment`:
 
 1. :func:`load_data`: find the clips and extract their features once (cached).
-2. :func:`~musicgenre.splits.split_indices`: the random 64-16-20, 80-20 or filtered split.
+2. :func:`~musicgenre.splits.split_indices`: the parts of the random 64-16-20, 80-20 or
+   filtered scheme.
 3. :func:`train_model`: train the recipe's model with early stopping.
-4. :func:`evaluate_tracks` and :func:`write_outputs`: per-track predictions, metrics,
+4. :func:`~musicgenre.evaluation.tracks.evaluate_tracks` and
+   :func:`~musicgenre.evaluation.report.write_outputs`: per-track predictions, metrics,
    report, plots and the checkpoint.
 
-:func:`results_table` repeats this over recipes, splits and seeds and writes the table
-(mean and spread) as JSON and Markdown.
+:func:`results_table` repeats this over recipes, schemes and seeds and writes the table
+(mean and spread) as JSON and Markdown; :func:`evaluate_checkpoint` scores a saved model
+on one part of a scheme.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from numpy.typing import NDArray
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
-from musicgenre._version import __version__
-from musicgenre.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.data.cache import CacheMode, FeatureSet, extract_features
 from musicgenre.data.gtzan import GTZANDataset
 from musicgenre.errors import ConfigurationError, MissingDependencyError
-from musicgenre.evaluation import (
-    ClassificationMetrics,
-    classification_metrics,
-    plot_confusion_matrix,
-    plot_history,
-    plot_tsne,
-    write_report,
-)
+from musicgenre.evaluation.metrics import ClassificationMetrics, classification_metrics
+from musicgenre.evaluation.plots import plot_confusion_matrix, plot_tsne
+from musicgenre.evaluation.report import format_results_table, mean_std, write_outputs, write_report
+from musicgenre.evaluation.tracks import Indices, TrackTrainer, evaluate_tracks, track_loader
+from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.recipes import RECIPES, Recipe, get_recipe
 from musicgenre.splits import split_indices
-from musicgenre.training import Callback, History, Trainer
+from musicgenre.training.callbacks import Callback, History
 
 __all__ = [
+    "PART_NAMES",
     "ExperimentResult",
-    "TrackPredictions",
-    "TrackTrainer",
     "evaluate_checkpoint",
-    "evaluate_tracks",
     "load_data",
+    "result_dict",
     "results_table",
     "run_experiment",
     "train_model",
-    "write_outputs",
 ]
 
 logger = logging.getLogger(__name__)
+#: Names of a scheme's parts, in order ("80-20" has the first two only).
 PART_NAMES = ("train", "validation", "test")
-Indices = Sequence[int] | NDArray[np.int64]
 
 
 def load_data(
@@ -96,116 +86,6 @@ def load_data(
     )
 
 
-class _TrackWindows(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
-    def __init__(self, data: FeatureSet, indices: Indices, recipe: Recipe) -> None:
-        self.data, self.indices, self.recipe = data, [int(i) for i in indices], recipe
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        features = self.data.features[self.indices[i]]
-        windows = self.recipe.eval_windows(features)
-        return windows, self.recipe.window_weights(features.shape[-1]), self.data.targets[self.indices[i]]
-
-
-def _collate_tracks(
-    items: list[tuple[torch.Tensor, torch.Tensor, int]],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    windows = torch.cat([w for w, _, _ in items])
-    weights = torch.cat([w for _, w, _ in items])
-    targets = torch.tensor([t for _, _, t in items], dtype=torch.long)
-    counts = torch.tensor([len(w) for w, _, _ in items], dtype=torch.long)
-    return windows, weights, targets, counts
-
-
-def track_loader(data: FeatureSet, indices: Indices, recipe: Recipe, tracks_per_batch: int = 8) -> DataLoader[Any]:
-    """Batches of whole tracks: ``(windows, window_weights, targets, windows_per_track)``."""
-    return DataLoader(_TrackWindows(data, indices, recipe), batch_size=tracks_per_batch, collate_fn=_collate_tracks)
-
-
-@dataclass(frozen=True)
-class TrackPredictions:
-    """Per-track predictions (window probabilities averaged) and per-window correctness.
-
-    Attributes
-    ----------
-    targets
-        True label per track.
-    probabilities
-        Mean window probability per track, ``(tracks, classes)``.
-    embeddings
-        Mean window embedding per track, ``(tracks, features)``.
-    window_correct, window_total
-        Windows classified correctly on their own, and all windows (per-segment accuracy).
-    """
-
-    targets: NDArray[np.int64]
-    probabilities: NDArray[np.float32]
-    embeddings: NDArray[np.float32]
-    window_correct: int
-    window_total: int
-
-    @property
-    def predicted(self) -> NDArray[np.int64]:
-        """Arg-max class per track."""
-        return np.asarray(self.probabilities.argmax(axis=1), dtype=np.int64)
-
-    @property
-    def window_accuracy(self) -> float:
-        """Accuracy of the windows on their own (per segment)."""
-        return self.window_correct / self.window_total if self.window_total else math.nan
-
-
-@torch.no_grad()
-def _track_outputs(
-    model: GenreCNN, loader: DataLoader[Any], device: torch.device
-) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int], int, int]:
-    model.eval()
-    probs, embs, targets, correct, total = [], [], [], 0, 0
-    for windows, weights, target, counts in loader:
-        features = model.forward_features(windows.to(device))
-        embedding = model.forward_head(features, pre_logits=True)
-        window_probs = torch.softmax(model.classifier(embedding), dim=1).cpu()
-        sizes = counts.tolist()
-        per_track = zip(
-            torch.split(window_probs, sizes),
-            torch.split(embedding.cpu(), sizes),
-            torch.split(weights, sizes),
-            strict=True,
-        )
-        for i, (p, e, w) in enumerate(per_track):
-            probs.append((p * w[:, None]).sum(0) / w.sum())
-            embs.append(e.mean(0))
-            correct += int((p.argmax(1) == target[i]).sum())
-            total += len(p)
-        targets.extend(target.tolist())
-    return probs, embs, targets, correct, total
-
-
-class TrackTrainer(Trainer):
-    """A :class:`~musicgenre.training.Trainer` whose validation scores whole tracks.
-
-    The validation loader yields ``(windows, window_weights, targets, windows_per_track)``
-    (see ``track_loader``); each track's probability is the mean over its windows weighted
-    by their share of audio, its loss
-    the negative log of that mean at the true class. With one window per track this is the
-    ordinary cross-entropy.
-    """
-
-    def val_loop(self, model: nn.Module, loader: Any) -> tuple[float, float]:
-        """Per-track loss and accuracy."""
-        if not isinstance(model, GenreCNN):
-            raise ConfigurationError("TrackTrainer validates GenreCNN models")
-        probs, _, targets, _, _ = _track_outputs(model, loader, self.device)
-        if not targets:
-            return math.nan, math.nan
-        p = torch.stack(probs)
-        y = torch.tensor(targets)
-        loss = -torch.log(p[torch.arange(len(y)), y].clamp_min(1e-12)).mean().item()
-        return loss, float((p.argmax(1) == y).float().mean())
-
-
 def train_model(
     data: FeatureSet,
     train_indices: Indices,
@@ -234,91 +114,16 @@ def train_model(
     return model, history
 
 
-def evaluate_tracks(
-    model: GenreCNN, data: FeatureSet, indices: Indices, recipe: str | Recipe, *, device: str = "cpu"
-) -> TrackPredictions:
-    """Predict every track in *indices* from all its evaluation windows."""
-    rec = get_recipe(recipe)
-    dev = torch.device(device)
-    model.to(dev)
-    probs, embs, targets, correct, total = _track_outputs(model, track_loader(data, indices, rec), dev)
-    if not targets:
-        raise ConfigurationError("no tracks to evaluate")
-    return TrackPredictions(
-        targets=np.asarray(targets, dtype=np.int64),
-        probabilities=torch.stack(probs).numpy().astype(np.float32),
-        embeddings=torch.stack(embs).numpy().astype(np.float32),
-        window_correct=correct,
-        window_total=total,
-    )
-
-
-def write_outputs(
-    out: str | os.PathLike[str],
-    model: GenreCNN,
-    data: FeatureSet,
-    predictions: TrackPredictions,
-    history: History | None,
-    *,
-    recipe: Recipe,
-    evaluated_on: str,
-    seed: int,
-    plots: bool = True,
-    **extra: Any,
-) -> ClassificationMetrics:
-    """Write metrics.json, report.txt, the plots (loss, confusion, t-SNE) and model.ckpt into *out*."""
-    target = Path(out)
-    metrics = classification_metrics(predictions.targets, predictions.predicted, data.classes)
-    summary = {
-        "recipe": recipe.name,
-        "evaluated_on": evaluated_on,
-        "seed": seed,
-        "track_accuracy": metrics.accuracy,
-        "segment_accuracy": predictions.window_accuracy,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "history": history.to_dict() if history is not None else None,
-        "skipped": [{"path": str(s.path), "reason": s.reason} for s in data.skipped],
-        "library_version": __version__,
-        **extra,
-    }
-    write_report(target, metrics, **summary)
-    save_checkpoint(
-        target / "model.ckpt",
-        model,
-        classes=data.classes,
-        features=recipe.features,
-        metrics={"accuracy": metrics.accuracy, "f1_weighted": metrics.f1, "evaluated_on": evaluated_on},
-        extra={
-            "recipe": recipe.name,
-            "eval_hop": recipe.eval_hop,
-            "seed": seed,
-            **{k: v for k, v in extra.items() if k == "split"},
-        },
-    )
-    if plots:
-        try:
-            if history is not None:
-                plot_history(history, target / "loss.png")
-            plot_confusion_matrix(
-                metrics, target / "confusion.png", title=f"{evaluated_on.capitalize()} confusion matrix"
-            )
-            if len(predictions.embeddings) >= 3:
-                plot_tsne(predictions.embeddings, predictions.targets, data.classes, target / "tsne.png", seed=seed)
-        except MissingDependencyError as exc:
-            logger.warning("plots skipped: %s", exc)
-    return metrics
-
-
 @dataclass(frozen=True)
 class ExperimentResult:
     """What :func:`run_experiment` measured.
 
     Attributes
     ----------
-    recipe, split, seed
-        What ran.
+    recipe, scheme, seed
+        What ran (``scheme``: ``"random"``, ``"80-20"`` or ``"filtered"``).
     evaluated_on
-        ``"test"``, or ``"validation"`` for a two-part split.
+        The part scored: ``"test"``, or ``"validation"`` for the two-part 80-20 scheme.
     metrics
         Per-track metrics on that part.
     segment_accuracy
@@ -334,7 +139,7 @@ class ExperimentResult:
     """
 
     recipe: str
-    split: str
+    scheme: str
     seed: int
     evaluated_on: str
     metrics: ClassificationMetrics
@@ -351,7 +156,7 @@ class ExperimentResult:
         worst, worst_recall = self.metrics.worst_recall
         return {
             "recipe": self.recipe,
-            "split": self.split,
+            "scheme": self.scheme,
             "seed": self.seed,
             "accuracy": self.metrics.accuracy,
             "segment_accuracy": self.segment_accuracy,
@@ -369,7 +174,7 @@ def run_experiment(
     out: str | os.PathLike[str],
     *,
     recipe: str | Recipe = "reference",
-    split: str = "random",
+    scheme: str = "random",
     seed: int = 42,
     max_epochs: int | None = None,
     device: str = "cpu",
@@ -379,7 +184,7 @@ def run_experiment(
     num_workers: int = 0,
     plots: bool = True,
 ) -> ExperimentResult:
-    """Run one recipe on one split with one seed and write everything into *out*.
+    """Run one recipe on one scheme's split with one seed and write everything into *out*.
 
     Parameters
     ----------
@@ -389,8 +194,9 @@ def run_experiment(
         Output folder: metrics.json, report.txt, loss.png, confusion.png, tsne.png, model.ckpt.
     recipe
         ``"reference"``, ``"improved"``, a registered name or a :class:`~musicgenre.recipes.Recipe`.
-    split
-        ``"random"`` (64-16-20), ``"80-20"`` (train/val only; evaluates on val) or ``"filtered"``.
+    scheme
+        How to split: ``"random"`` (64-16-20), ``"80-20"`` (train/validation only; evaluates
+        on validation) or ``"filtered"`` (the artist-filtered GTZAN split).
     seed
         Seeds the split, the weights, the crops and the shuffling.
     max_epochs
@@ -413,8 +219,8 @@ def run_experiment(
     if data is None:
         data = load_data(root, rec, cache=cache, cache_dir=cache_dir, num_workers=num_workers)
     extract_seconds = time.perf_counter() - started
-    parts = split_indices(split, data.targets, data.track_ids, seed=seed)
-    logger.info("%s split: %s", split, " / ".join(f"{len(p)} {n}" for p, n in zip(parts, PART_NAMES, strict=False)))
+    parts = split_indices(scheme, data.targets, data.track_ids, seed=seed)
+    logger.info("%s split: %s", scheme, " / ".join(f"{len(p)} {n}" for p, n in zip(parts, PART_NAMES, strict=False)))
     model, history = train_model(data, parts[0], parts[1], rec, seed=seed, device=device, max_epochs=max_epochs)
     evaluated_on = PART_NAMES[len(parts) - 1]
     predictions = evaluate_tracks(model, data, parts[-1], rec, device=device)
@@ -428,12 +234,12 @@ def run_experiment(
         evaluated_on=evaluated_on,
         seed=seed,
         plots=plots,
-        split=split,
+        scheme=scheme,
         split_sizes=[len(p) for p in parts],
     )
     return ExperimentResult(
         recipe=rec.name,
-        split=split,
+        scheme=scheme,
         seed=seed,
         evaluated_on=evaluated_on,
         metrics=metrics,
@@ -447,22 +253,18 @@ def run_experiment(
     )
 
 
-def _spread(values: Sequence[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-
-
 def results_table(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
     recipes: Sequence[str | Recipe] = ("reference", "improved"),
-    splits: Sequence[str] = ("random", "filtered"),
+    schemes: Sequence[str] = ("random", "filtered"),
     seeds: Sequence[int] = (0, 1, 2),
     max_epochs: int | None = None,
     device: str = "cpu",
     num_workers: int = 0,
 ) -> list[dict[str, Any]]:
-    """Run every recipe x split x seed and write ``results.json`` and ``results.md`` into *out*.
+    """Run every recipe x scheme x seed and write ``results.json`` and ``results.md`` into *out*.
 
     Each row gives the mean and standard deviation over the seeds of per-track accuracy,
     weighted F1, worst-class recall and training time, and the parameter count.
@@ -473,13 +275,13 @@ def results_table(
     for recipe in recipes:
         rec = get_recipe(recipe)
         data = load_data(root, rec, num_workers=num_workers)
-        for split in splits:
+        for scheme in schemes:
             results = [
                 run_experiment(
                     root,
-                    target / f"{rec.name}-{split}-seed{seed}",
+                    target / f"{rec.name}-{scheme}-seed{seed}",
                     recipe=rec,
-                    split=split,
+                    scheme=scheme,
                     seed=seed,
                     max_epochs=max_epochs,
                     device=device,
@@ -492,41 +294,20 @@ def results_table(
             rows.append(
                 {
                     "recipe": rec.name,
-                    "split": split,
+                    "scheme": scheme,
                     "seeds": list(seeds),
-                    "accuracy": _spread([r.metrics.accuracy for r in results]),
-                    "segment_accuracy": _spread([r.segment_accuracy for r in results]),
-                    "f1_weighted": _spread([r.metrics.f1 for r in results]),
-                    "worst_recall": _spread([r.metrics.worst_recall[1] for r in results]),
-                    "train_seconds": _spread([r.train_seconds for r in results]),
+                    "accuracy": mean_std([r.metrics.accuracy for r in results]),
+                    "segment_accuracy": mean_std([r.segment_accuracy for r in results]),
+                    "f1_weighted": mean_std([r.metrics.f1 for r in results]),
+                    "worst_recall": mean_std([r.metrics.worst_recall[1] for r in results]),
+                    "train_seconds": mean_std([r.train_seconds for r in results]),
                     "parameters": results[0].parameters,
                 }
             )
     target.mkdir(parents=True, exist_ok=True)
     (target / "results.json").write_text(json.dumps({"rows": rows, "runs": runs, "root": str(root)}, indent=2) + "\n")
-    (target / "results.md").write_text(format_table(rows))
+    (target / "results.md").write_text(format_results_table(rows))
     return rows
-
-
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Render :func:`results_table` rows as a Markdown table (mean ± std over seeds)."""
-
-    def cell(stat: dict[str, float], pct: bool = True) -> str:
-        scale = 100.0 if pct else 1.0
-        return f"{stat['mean'] * scale:.1f} ± {stat['std'] * scale:.1f}"
-
-    lines = [
-        "| recipe | split | track accuracy (%) | segment accuracy (%) | weighted F1 (%) | worst-class recall (%) "
-        "| train time (s) | parameters |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    lines.extend(
-        f"| {r['recipe']} | {r['split']} | {cell(r['accuracy'])} | {cell(r['segment_accuracy'])} "
-        f"| {cell(r['f1_weighted'])} | {cell(r['worst_recall'])} | {cell(r['train_seconds'], pct=False)} "
-        f"| {r['parameters']:,} |"
-        for r in rows
-    )
-    return "\n".join(lines) + "\n"
 
 
 def evaluate_checkpoint(
@@ -534,14 +315,14 @@ def evaluate_checkpoint(
     root: str | os.PathLike[str],
     *,
     part: str = "test",
-    split: str | None = None,
+    scheme: str | None = None,
     seed: int | None = None,
     out: str | os.PathLike[str] | None = None,
     device: str = "cpu",
 ) -> ClassificationMetrics:
-    """Score a saved model on one part (``"train"``, ``"validation"``, ``"test"``) of a dataset split.
+    """Score a saved model on one part (``"train"``, ``"validation"``, ``"test"``) of a scheme's split.
 
-    The split and seed default to those stored in the checkpoint (by :func:`run_experiment`),
+    The scheme and seed default to those stored in the checkpoint (by :func:`run_experiment`),
     so ``evaluate_checkpoint(ckpt, root)`` scores the same test set the model was tested on.
     With *out*, writes metrics.json, report.txt and the confusion-matrix and t-SNE plots.
     """
@@ -550,7 +331,7 @@ def evaluate_checkpoint(
     base = get_recipe(str(stored["recipe"])) if str(stored.get("recipe")) in RECIPES else get_recipe("reference")
     hop = stored.get("eval_hop", base.eval_hop)
     rec = replace(base, features=loaded.features, eval_hop=None if hop is None else float(hop))
-    split_name = split or str(stored.get("split", "random"))
+    split_name = scheme or str(stored.get("scheme", "random"))
     split_seed = seed if seed is not None else int(stored.get("seed", 42))
     data = load_data(root, rec)
     if tuple(data.classes) != tuple(loaded.classes):
@@ -561,11 +342,11 @@ def evaluate_checkpoint(
     names = PART_NAMES[: len(parts)]
     part = "validation" if part == "val" else part
     if part not in names:
-        raise ConfigurationError(f"split {split_name!r} has parts {list(names)}, not {part!r}")
+        raise ConfigurationError(f"scheme {split_name!r} has parts {list(names)}, not {part!r}")
     predictions = evaluate_tracks(loaded.model, data, parts[names.index(part)], rec, device=device)
     metrics = classification_metrics(predictions.targets, predictions.predicted, data.classes)
     if out is not None:
-        write_report(out, metrics, evaluated_on=part, split=split_name, seed=split_seed, checkpoint=str(checkpoint))
+        write_report(out, metrics, evaluated_on=part, scheme=split_name, seed=split_seed, checkpoint=str(checkpoint))
         try:
             plot_confusion_matrix(metrics, Path(out) / "confusion.png", title=f"{part.capitalize()} confusion matrix")
             if len(predictions.embeddings) >= 3:

@@ -26,7 +26,7 @@ import torch
 from musicgenre._version import __version__
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import ConfigurationError, MissingDependencyError
-from musicgenre.models import GenreCNN
+from musicgenre.models.cnn import GenreCNN
 
 __all__ = ["METADATA_KEY", "export_onnx", "export_torchscript"]
 

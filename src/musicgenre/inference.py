@@ -8,9 +8,8 @@ averaged, each weighted by the share of it that holds audio, so a track ending 0
 into its last window is not swayed by a window of silence.
 
 >>> import tempfile
->>> from musicgenre.checkpoint import save_checkpoint
->>> from musicgenre.data import GENRES
->>> from musicgenre.models import GenreCNN
+>>> from musicgenre.genres import GENRES
+>>> from musicgenre.models import GenreCNN, save_checkpoint
 >>> path = save_checkpoint(tempfile.mkdtemp() + "/model.ckpt", GenreCNN(seed=0), classes=GENRES)
 >>> classifier = GenreClassifier.from_checkpoint(path)
 >>> prediction = classifier.predict(torch.zeros(2, 44100), sample_rate=44100, top_k=2)
@@ -34,12 +33,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig, LogMelSpectrogram
-from musicgenre.checkpoint import load_checkpoint
-from musicgenre.data.gtzan import _walk
+from musicgenre.data.base import walk_files
+from musicgenre.device import resolve_device
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
 from musicgenre.io import AUDIO_EXTENSIONS, load_audio
-from musicgenre.models import GenreCNN
-from musicgenre.training import resolve_device
+from musicgenre.models.checkpoint import load_checkpoint
+from musicgenre.models.cnn import GenreCNN
 
 __all__ = [
     "FailedPrediction",
@@ -160,7 +159,7 @@ def find_audio_files(folder: StrPath) -> list[Path]:
     The extensions are :data:`musicgenre.io.AUDIO_EXTENSIONS` (``.wav``, ``.flac``, ``.mp3``...),
     in any letter case.
     """
-    return [path for path in _walk(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
+    return [path for path in walk_files(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
 
 
 @dataclass(frozen=True)
@@ -254,7 +253,7 @@ class GenreClassifier:
 
     Examples
     --------
-    >>> from musicgenre.data import GENRES
+    >>> from musicgenre.genres import GENRES
     >>> from musicgenre.models import GenreCNN
     >>> classifier = GenreClassifier(GenreCNN(seed=0), GENRES, overlap=0.5)
     >>> prediction = classifier.predict(torch.zeros(22050 * 12), timeline=True)

@@ -23,7 +23,7 @@ from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNNConfig
-from musicgenre.training import TrainerConfig
+from musicgenre.training.trainer import TrainerConfig
 
 __all__ = ["IMPROVED", "RECIPES", "REFERENCE", "Recipe", "get_recipe", "register_recipe"]
 

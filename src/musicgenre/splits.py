@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from musicgenre.errors import ConfigurationError
 
-__all__ = ["filtered_split", "filtered_split_ids", "split_indices", "stratified_split"]
+__all__ = ["SCHEMES", "filtered_split", "filtered_split_ids", "split_indices", "stratified_split"]
 
 IndexArray = NDArray[np.int64]
 
@@ -168,8 +168,9 @@ def filtered_split(track_ids: Sequence[str]) -> tuple[IndexArray, IndexArray, In
     return train, val, test
 
 
-#: Split names understood by :func:`split_indices`.
-SPLITS: dict[str, tuple[float, ...]] = {
+#: Schemes of :func:`split_indices` that split at random (stratified), with their part sizes;
+#: ``"filtered"`` is the fixed artist-filtered split.
+SCHEMES: dict[str, tuple[float, ...]] = {
     "random": (0.64, 0.16, 0.20),
     "64-16-20": (0.64, 0.16, 0.20),
     "80-20": (0.8, 0.2),
@@ -177,14 +178,14 @@ SPLITS: dict[str, tuple[float, ...]] = {
 
 
 def split_indices(
-    name: str, labels: Sequence[int], track_ids: Sequence[str], *, seed: int = 42
+    scheme: str, labels: Sequence[int], track_ids: Sequence[str], *, seed: int = 42
 ) -> tuple[IndexArray, ...]:
-    """Indices of a named split: ``"random"``/``"64-16-20"``, ``"80-20"`` or ``"filtered"``.
+    """Indices of the parts a scheme splits the items into: ``"random"``/``"64-16-20"``, ``"80-20"`` or ``"filtered"``.
 
     Parameters
     ----------
-    name
-        Which split.
+    scheme
+        How to split.
     labels
         Label per item (for the stratified random splits).
     track_ids
@@ -197,8 +198,8 @@ def split_indices(
     tuple of numpy.ndarray
         (train, val, test) or, for ``"80-20"``, (train, val).
     """
-    if name == "filtered":
+    if scheme == "filtered":
         return filtered_split(track_ids)
-    if name not in SPLITS:
-        raise ConfigurationError(f"unknown split {name!r}; choose from {[*SPLITS, 'filtered']}")
-    return stratified_split(labels, SPLITS[name], seed=seed)
+    if scheme not in SCHEMES:
+        raise ConfigurationError(f"unknown scheme {scheme!r}; choose from {[*SCHEMES, 'filtered']}")
+    return stratified_split(labels, SCHEMES[scheme], seed=seed)

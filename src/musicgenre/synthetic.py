@@ -1,24 +1,29 @@
-"""A GTZAN-shaped synthetic dataset: ten audibly different fake genres, written as real files.
+"""Every synthetic generator: GTZAN-shaped audio sets of ten audibly different fake genres, and their images.
 
 It lets the examples and tests run the whole pipeline with no download. Every genre has
 its own timbre, register and rhythm (plucked notes, drum patterns, distorted chords...),
 with tempo, pitch and loudness drawn per clip, so a model must generalise a little.
+:func:`synthesize_clip` renders one clip, :func:`make_synthetic_gtzan` writes a set of
+audio files, and :func:`make_synthetic_gtzan_images` the same set drawn as Kaggle-style
+spectrogram pictures.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 
-from musicgenre.data import GENRES
+from musicgenre.data.render import IMAGE_LAYOUTS, render_gtzan_images
 from musicgenre.errors import ConfigurationError
+from musicgenre.genres import GENRES
 
-__all__ = ["LAYOUTS", "make_synthetic_gtzan", "synthesize_clip"]
+__all__ = ["LAYOUTS", "make_synthetic_gtzan", "make_synthetic_gtzan_images", "synthesize_clip"]
 
 FloatArray = NDArray[np.float64]
 Rng = np.random.Generator
@@ -201,7 +206,7 @@ def synthesize_clip(
     Parameters
     ----------
     genre
-        One of :data:`~musicgenre.data.GENRES`.
+        One of :data:`~musicgenre.genres.GENRES`.
     duration
         Length in seconds.
     sample_rate
@@ -284,3 +289,43 @@ def make_synthetic_gtzan(
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(str(path), samples, sample_rate, subtype=subtype)
     return base
+
+
+def make_synthetic_gtzan_images(
+    root: str | os.PathLike[str],
+    *,
+    clips_per_genre: int = 10,
+    duration: float = 5.0,
+    genres: Sequence[str] = GENRES,
+    layout: str = "kaggle",
+    noise: float = 0.0,
+    seed: int = 0,
+) -> Path:
+    """Write a Kaggle-shaped image set rendered from synthetic clips and return its root.
+
+    The clips are those :func:`make_synthetic_gtzan` writes with
+    the same arguments, so an image and an audio set made with one seed match clip for clip.
+
+    Parameters
+    ----------
+    root
+        Folder to write into (created if needed).
+    clips_per_genre, duration, noise, seed
+        See :func:`make_synthetic_gtzan`.
+    genres
+        Genres to write.
+    layout
+        One of :data:`~musicgenre.data.render.IMAGE_LAYOUTS`.
+
+    Returns
+    -------
+    pathlib.Path
+        *root*, ready for :class:`~musicgenre.data.images.GTZANImageDataset`.
+    """
+    if layout not in IMAGE_LAYOUTS:
+        raise ConfigurationError(f"unknown layout {layout!r}; choose from {list(IMAGE_LAYOUTS)}")
+    with tempfile.TemporaryDirectory(prefix="musicgenre-audio-") as tmp:
+        make_synthetic_gtzan(
+            tmp, clips_per_genre=clips_per_genre, duration=duration, genres=tuple(genres), noise=noise, seed=seed
+        )
+        return render_gtzan_images(tmp, root, layout=layout, genres=genres)

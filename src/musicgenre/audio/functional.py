@@ -463,4 +463,5 @@ def segments(x: torch.Tensor, length: int, hop: int, *, pad_value: float = 0.0) 
     total = x.shape[-1]
     count = 1 + max(0, -(-(total - length) // hop))
     padded = fit_length(x, length + (count - 1) * hop, pad_value=pad_value)
-    return torch.stack([padded[..., i * hop : i * hop + length] for i in range(count)])
+    # unfold gives (..., n_windows, length) as a view; windows go first, as a copy.
+    return padded.unfold(-1, length, hop).movedim(-2, 0).contiguous()

@@ -1,17 +1,27 @@
-"""Feature extraction and caching: decode and transform every clip once, reuse across epochs and runs.
+"""Feature extraction and the feature store: decode and transform every clip once, reuse across epochs and runs.
 
 The reference recomputes decode -> mono -> resample -> log-mel for every clip in every
 epoch. :func:`extract_features` does that work once (in parallel worker processes) and
 returns a :class:`FeatureSet` whose items are the cached log-mel spectrograms, passed
-through a cheap per-epoch *view* (a crop, SpecAugment...). With ``cache="disk"`` the
-spectrograms are also stored as ``.npy`` files keyed by the file's content hash and the
-feature settings, so a changed file or setting never serves stale features.
+through a cheap per-epoch *view* (a crop, SpecAugment...).
+
+A :class:`FeatureSet` keeps every track in **one** preallocated array, frames
+concatenated along time, with each item's ``[start, stop)`` frames in :attr:`FeatureSet.spans`;
+an item is a view into that array, never a copy. Memory is one block, not thousands of
+small tensors that fragment the heap.
+
+With ``cache="disk"`` the store is also written to *cache_dir*, one pair of files per
+feature settings: ``features-<key>.npy`` (the array, which ``np.load(mmap_mode="r")``
+maps) and ``features-<key>.json`` (its index: each track's content hash, file, id,
+target and span, and the settings' key). Loading a cached set is one read of the array,
+or, with ``mmap=True``, a memory map, so a set larger than memory works too. A track is
+served from the store only if its file's content hash and the settings' key match, so a
+changed file or setting never serves stale features; only the changed files are decoded
+again, and the store is rewritten.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import hashlib
 import json
 import os
@@ -22,19 +32,23 @@ from typing import Literal, Protocol
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch.utils.data import DataLoader, Dataset
 
 from musicgenre.audio.transforms import FeatureConfig, LogMelSpectrogram
-from musicgenre.data.gtzan import SkippedFile, _warn_skipped, parse_clip_name, track_id
+from musicgenre.data.base import SkippedFile, warn_skipped
+from musicgenre.data.gtzan import parse_clip_name, track_id
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 from musicgenre.io import load_audio
 
 __all__ = ["CacheMode", "ClipSource", "FeatureSet", "extract_features", "feature_key"]
 
-#: Where :func:`extract_features` keeps the spectrograms (``"disk"`` also stores them as ``.npy`` files).
+#: Where :func:`extract_features` keeps the spectrograms (``"disk"`` also stores them in *cache_dir*).
 CacheMode = Literal["memory", "disk"]
 View = Callable[[torch.Tensor], torch.Tensor]
 _FEATURE_VERSION = 1  # bump when the extraction code changes its output
+_STORE_FORMAT = "musicgenre.features"
+_STORE_VERSION = 1
 
 
 class ClipSource(Protocol):
@@ -84,80 +98,30 @@ def _content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class _Extracted:
-    index: int
-    features: torch.Tensor | None
-    error: str | None
-
-
-class _Extractor(Dataset[_Extracted]):
-    """Worker-side: decode, mix, resample, crop and log-mel one file (or read it from disk)."""
-
-    def __init__(
-        self, files: Sequence[Path], config: FeatureConfig, max_samples: int | None, cache_dir: Path | None
-    ) -> None:
-        self.files = list(files)
-        self.config = config
-        self.max_samples = max_samples
-        self.cache_dir = cache_dir
-        self.key = feature_key(config, max_samples)
-        self.log_mel = LogMelSpectrogram.from_config(config)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def compute(self, path: Path) -> torch.Tensor:
-        wave, _ = load_audio(path, sample_rate=self.config.sample_rate, mono=True)
-        if self.max_samples is not None:
-            wave = wave[..., : self.max_samples]
-        with torch.no_grad():
-            features: torch.Tensor = self.log_mel(wave)
-        return features
-
-    def __getitem__(self, index: int) -> _Extracted:
-        path = self.files[index]
-        try:
-            if self.cache_dir is None:
-                return _Extracted(index, self.compute(path), None)
-            entry = self.cache_dir / f"{_content_hash(path)}-{self.key}.npy"
-            if entry.is_file():
-                return _Extracted(index, torch.from_numpy(np.load(entry)), None)
-            features = self.compute(path)
-            tmp = entry.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, features.numpy())
-            tmp.replace(entry)
-            return _Extracted(index, features, None)
-        except AudioDecodeError as exc:
-            return _Extracted(index, None, exc.reason)
-
-
-def _release_free_memory() -> None:
-    # Extraction interleaves large short-lived buffers (decoded audio, STFTs) with the
-    # small long-lived spectrograms, which fragments glibc's heap: without this the
-    # process keeps several times the cache's size. A no-op where glibc is absent.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _one_thread(_: int) -> None:
-    torch.set_num_threads(1)
-
-
-def _identity(items: list[_Extracted]) -> list[_Extracted]:
-    return items
-
-
 class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
-    """Cached spectrograms of a dataset's clips, as ``(view(features), target)`` pairs.
+    """Cached spectrograms of a dataset's clips, as ``(view(spectrogram), target)`` pairs.
 
-    Build it with :func:`extract_features`. Each item's features are ``(1, n_mels, frames)``;
-    tracks may differ in length.
+    Build it with :func:`extract_features`, or from separate tensors with
+    :meth:`from_spectrograms`. Each item's spectrogram is ``(1, n_mels, frames)``, a view
+    into :attr:`storage`; tracks may differ in length.
+
+    Parameters
+    ----------
+    storage
+        ``(total_frames, n_mels)`` float tensor: every track's frames, one after another
+        (time-major, so that one track is one contiguous block, also in a memory map).
+    spans
+        ``(items, 2)`` int array: item *i*'s frames are ``storage[spans[i, 0]:spans[i, 1]]``.
+        Items may share frames (a subset with repeats, see :meth:`with_view`).
+    targets, files, classes, skipped, view
+        See the attributes.
 
     Attributes
     ----------
-    features : list of torch.Tensor
-        One log-mel spectrogram per clip.
+    storage : torch.Tensor
+        The one array holding the spectrograms (possibly a memory map of the disk cache).
+    spans : numpy.ndarray
+        ``[start, stop)`` frames of each item in :attr:`storage`.
     targets : list of int
         Labels.
     files : list of pathlib.Path
@@ -168,37 +132,89 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
         The dataset's skipped files plus those that failed to decode during extraction.
     view
         Per-item transform applied in ``__getitem__`` (crop, augmentation); ``None`` returns
-        the cached tensor.
+        the cached spectrogram.
+
+    Examples
+    --------
+    >>> tracks = [torch.zeros(1, 4, 3), torch.ones(1, 4, 5)]
+    >>> data = FeatureSet.from_spectrograms(tracks, [0, 1], [Path("a.wav"), Path("b.wav")], ("x", "y"))
+    >>> tuple(data.storage.shape), data.spans.tolist(), tuple(data[1][0].shape)
+    ((8, 4), [[0, 3], [3, 8]], (1, 4, 5))
     """
 
     def __init__(
         self,
-        features: list[torch.Tensor],
+        storage: torch.Tensor,
+        spans: NDArray[np.int64],
         targets: list[int],
         files: list[Path],
         classes: tuple[str, ...],
         skipped: list[SkippedFile],
         view: View | None = None,
     ) -> None:
-        self.features = features
+        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        if storage.dim() != 2 or not len(spans) == len(targets) == len(files):
+            raise ConfigurationError(
+                f"a FeatureSet needs a (frames, n_mels) storage and one span, target and file per item; got "
+                f"storage {tuple(storage.shape)}, {len(spans)} spans, {len(targets)} targets, {len(files)} files"
+            )
+        self.storage = storage
+        self.spans = spans
         self.targets = targets
         self.files = files
         self.classes = classes
         self.skipped = skipped
         self.view = view
 
+    @classmethod
+    def from_spectrograms(
+        cls,
+        spectrograms: Sequence[torch.Tensor],
+        targets: Sequence[int],
+        files: Sequence[Path],
+        classes: tuple[str, ...],
+        skipped: Sequence[SkippedFile] = (),
+        view: View | None = None,
+        *,
+        n_mels: int | None = None,
+    ) -> FeatureSet:
+        """Copy ``(1, n_mels, frames)`` spectrograms into one preallocated store.
+
+        *n_mels* is only needed when *spectrograms* is empty.
+        """
+        bands = n_mels if n_mels is not None else (spectrograms[0].shape[-2] if spectrograms else 0)
+        lengths = np.array([s.shape[-1] for s in spectrograms], dtype=np.int64)
+        stops = np.cumsum(lengths)
+        spans = np.stack([stops - lengths, stops], axis=1) if len(lengths) else np.zeros((0, 2), dtype=np.int64)
+        dtype = spectrograms[0].dtype if spectrograms else torch.float32
+        storage = torch.empty((int(stops[-1]) if len(stops) else 0, bands), dtype=dtype)
+        for (start, stop), spectrogram in zip(spans, spectrograms, strict=True):
+            storage[start:stop] = spectrogram.reshape(bands, -1).T
+        return cls(storage, spans, list(targets), list(files), classes, list(skipped), view)
+
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.spans)
+
+    def spectrogram(self, index: int) -> torch.Tensor:
+        """Item *index*'s cached spectrogram, ``(1, n_mels, frames)``: a view into :attr:`storage`, no copy."""
+        start, stop = self.spans[index]
+        return self.storage[start:stop].T.unsqueeze(0)
+
+    @property
+    def spectrograms(self) -> list[torch.Tensor]:
+        """Every item's spectrogram (views into :attr:`storage`), in item order."""
+        return [self.spectrogram(i) for i in range(len(self))]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        x = self.features[index]
+        x = self.spectrogram(index)
         return (self.view(x) if self.view is not None else x), self.targets[index]
 
     def with_view(self, view: View | None, indices: Sequence[int] | None = None) -> FeatureSet:
-        """A set sharing these cached tensors (no copy) with another *view*, optionally a subset."""
+        """A set sharing this one's storage (no copy) with another *view*, optionally a subset (repeats allowed)."""
         idx = list(range(len(self))) if indices is None else [int(i) for i in indices]
         return FeatureSet(
-            [self.features[i] for i in idx],
+            self.storage,
+            self.spans[idx] if idx else np.zeros((0, 2), dtype=np.int64),
             [self.targets[i] for i in idx],
             [self.files[i] for i in idx],
             self.classes,
@@ -218,8 +234,115 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the cached tensors."""
-        return sum(f.element_size() * f.nelement() for f in self.features)
+        """Size of :attr:`storage` in bytes (shared by the sets :meth:`with_view` makes)."""
+        return self.storage.element_size() * self.storage.nelement()
+
+
+@dataclass(frozen=True)
+class _Extracted:
+    index: int
+    features: torch.Tensor | None  # None: failed, or served from the store
+    error: str | None
+    digest: str | None = None  # content hash, with the disk cache
+
+
+class _Extractor(Dataset[_Extracted]):
+    """Worker-side: hash a file (disk cache) and, unless the store has it, decode, crop and log-mel it."""
+
+    def __init__(
+        self, files: Sequence[Path], config: FeatureConfig, max_samples: int | None, stored: frozenset[str] | None
+    ) -> None:
+        self.files = list(files)
+        self.config = config
+        self.max_samples = max_samples
+        self.stored = stored  # content hashes the store holds; None without a disk cache
+        self.log_mel = LogMelSpectrogram.from_config(config)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def compute(self, path: Path) -> torch.Tensor:
+        wave, _ = load_audio(path, sample_rate=self.config.sample_rate, mono=True)
+        if self.max_samples is not None:
+            wave = wave[..., : self.max_samples]
+        with torch.no_grad():
+            features: torch.Tensor = self.log_mel(wave)
+        return features
+
+    def __getitem__(self, index: int) -> _Extracted:
+        path = self.files[index]
+        try:
+            if self.stored is None:
+                return _Extracted(index, self.compute(path), None)
+            digest = _content_hash(path)
+            if digest in self.stored:
+                return _Extracted(index, None, None, digest)
+            return _Extracted(index, self.compute(path), None, digest)
+        except AudioDecodeError as exc:
+            return _Extracted(index, None, exc.reason)
+
+
+class _Store:
+    """The disk cache of one feature setting: ``features-<key>.npy`` and its index ``features-<key>.json``."""
+
+    def __init__(self, directory: Path, key: str, n_mels: int) -> None:
+        self.array_path = directory / f"features-{key}.npy"
+        self.index_path = directory / f"features-{key}.json"
+        self.key = key
+        self.n_mels = n_mels
+        self.spans: dict[str, tuple[int, int]] = self._read_index()
+
+    def _read_index(self) -> dict[str, tuple[int, int]]:
+        try:
+            index = json.loads(self.index_path.read_text())
+            if index.get("format") != _STORE_FORMAT or index.get("version") != _STORE_VERSION:
+                return {}
+            if index.get("feature_key") != self.key or index.get("n_mels") != self.n_mels:
+                return {}
+            header = np.load(self.array_path, mmap_mode="r")  # reads the header only
+            if header.shape != (index["frames"], self.n_mels) or header.dtype != np.float32:
+                return {}  # the array and its index disagree (an interrupted write): start afresh
+            return {t["hash"]: (int(t["start"]), int(t["stop"])) for t in index["tracks"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
+    def load(self, *, mmap: bool) -> torch.Tensor:
+        """The stored array: read whole (one read), or memory-mapped copy-on-write."""
+        array = np.load(self.array_path, mmap_mode="c" if mmap else None)
+        return torch.from_numpy(array)
+
+    def write(self, data: FeatureSet, digests: Sequence[str]) -> None:
+        """Replace the store with *data* (atomically per file: temporary file, then rename)."""
+        suffix = f".{os.getpid()}.tmp"
+        array_tmp = self.array_path.with_name(self.array_path.name + suffix + ".npy")
+        index_tmp = self.index_path.with_name(self.index_path.name + suffix)
+        np.save(array_tmp, data.storage.numpy())
+        tracks = [
+            {"id": tid, "file": str(path), "hash": digest, "target": target, "start": int(a), "stop": int(b)}
+            for tid, path, digest, target, (a, b) in zip(
+                data.track_ids, data.files, digests, data.targets, data.spans, strict=True
+            )
+        ]
+        index = {
+            "format": _STORE_FORMAT,
+            "version": _STORE_VERSION,
+            "feature_key": self.key,
+            "n_mels": self.n_mels,
+            "frames": int(data.storage.shape[0]),
+            "classes": list(data.classes),
+            "tracks": tracks,
+        }
+        index_tmp.write_text(json.dumps(index, indent=1) + "\n")
+        array_tmp.replace(self.array_path)
+        index_tmp.replace(self.index_path)
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def _identity(items: list[_Extracted]) -> list[_Extracted]:
+    return items
 
 
 def extract_features(
@@ -229,10 +352,11 @@ def extract_features(
     max_seconds: float | None = None,
     cache: CacheMode = "memory",
     cache_dir: str | os.PathLike[str] | None = None,
+    mmap: bool = False,
     num_workers: int = 0,
     progress: bool | None = None,
 ) -> FeatureSet:
-    """Compute every clip's log-mel spectrogram once.
+    """Compute every clip's log-mel spectrogram once, into one contiguous :class:`FeatureSet`.
 
     Parameters
     ----------
@@ -247,10 +371,15 @@ def extract_features(
         ``clip_samples(sample_rate, max_seconds * 1000)`` (the reference keeps the first
         5 s, so its crop can be cached exactly); ``None`` keeps the whole track.
     cache
-        ``"memory"``: keep the tensors in RAM only; ``"disk"``: also read/write ``.npy``
-        files in *cache_dir*, keyed by the file's content hash and the settings.
+        ``"memory"``: keep the spectrograms in RAM only; ``"disk"``: also keep them in
+        *cache_dir* (one array and its index per feature settings, see the module docs),
+        served again for every file whose content hash is unchanged.
     cache_dir
         Folder of the disk cache (created if needed); required with ``cache="disk"``.
+    mmap
+        With the disk cache, memory-map the stored array instead of reading it, for sets
+        larger than memory (pages are read when items are; the set's storage is a
+        copy-on-write map, so the file is never changed through it).
     num_workers
         Worker processes (each with one torch thread); 0 extracts in this process.
     progress
@@ -267,14 +396,17 @@ def extract_features(
     cfg = config or FeatureConfig()
     if cache not in ("memory", "disk"):
         raise ConfigurationError(f"cache must be 'memory' or 'disk', got {cache!r}")
-    directory: Path | None = None
+    store: _Store | None = None
+    max_samples = None if max_seconds is None else cfg.sample_rate // 1000 * round(max_seconds * 1000)
     if cache == "disk":
         if cache_dir is None:
             raise ConfigurationError("cache='disk' needs cache_dir")
         directory = Path(cache_dir)
         directory.mkdir(parents=True, exist_ok=True)
-    max_samples = None if max_seconds is None else cfg.sample_rate // 1000 * round(max_seconds * 1000)
-    extractor = _Extractor(dataset.files, cfg, max_samples, directory)
+        store = _Store(directory, feature_key(cfg, max_samples), cfg.n_mels)
+    elif mmap:
+        raise ConfigurationError("mmap=True needs cache='disk' (it maps the stored array)")
+    extractor = _Extractor(dataset.files, cfg, max_samples, None if store is None else frozenset(store.spans))
     loader = DataLoader(
         extractor,
         batch_size=8,
@@ -289,17 +421,37 @@ def extract_features(
         for batch in loader:
             results.extend(batch)
             bar.update(len(batch))
-    features, targets, files = [], [], []
-    skipped = list(dataset.skipped)
-    failed: list[SkippedFile] = []
-    for item in sorted(results, key=lambda r: r.index):
-        if item.features is None:
-            failed.append(SkippedFile(dataset.files[item.index], item.error or "could not be decoded"))
-            continue
-        features.append(item.features)
-        targets.append(dataset.targets[item.index])
-        files.append(dataset.files[item.index])
-    _warn_skipped("extract_features", dataset.root, failed, len(results))
-    del results
-    _release_free_memory()
-    return FeatureSet(features, targets, files, dataset.classes, skipped + failed)
+    results.sort(key=lambda r: r.index)
+    failed = [
+        SkippedFile(dataset.files[r.index], r.error or "could not be decoded") for r in results if r.error is not None
+    ]
+    used = [r for r in results if r.error is None]
+    warn_skipped("extract_features", dataset.root, failed, len(results))
+    targets = [dataset.targets[r.index] for r in used]
+    files = [dataset.files[r.index] for r in used]
+    skipped = [*dataset.skipped, *failed]
+
+    if store is not None and used and all(r.features is None for r in used):
+        # Every track is in the store: one read (or a memory map), items are views into it.
+        spans = np.array([store.spans[str(r.digest)] for r in used], dtype=np.int64)
+        return FeatureSet(store.load(mmap=mmap), spans, targets, files, dataset.classes, skipped)
+
+    stored = store.load(mmap=True) if store is not None and any(r.features is None for r in used) else None
+    spectrograms = []
+    for r in used:
+        if r.features is not None:
+            spectrograms.append(r.features)
+        else:  # from the store (only with the disk cache)
+            assert stored is not None
+            assert store is not None
+            assert r.digest is not None
+            start, stop = store.spans[r.digest]
+            spectrograms.append(stored[start:stop].T.unsqueeze(0))
+    data = FeatureSet.from_spectrograms(spectrograms, targets, files, dataset.classes, skipped, n_mels=cfg.n_mels)
+    digests = [str(r.digest) for r in used]
+    del spectrograms, results, used, stored  # the separate tensors: only the one store is kept
+    if store is not None and len(data):
+        store.write(data, digests)
+        if mmap:
+            data = FeatureSet(store.load(mmap=True), data.spans, data.targets, data.files, data.classes, data.skipped)
+    return data

@@ -22,7 +22,14 @@ from pathlib import Path
 
 import torch
 
-from musicgenre.data.gtzan import _OTHER_AUDIO, AudioFileDataset, SkippedFile, _keep_readable, _walk, _warn_skipped
+from musicgenre.data.base import (
+    OTHER_AUDIO_EXTENSIONS,
+    AudioFileDataset,
+    SkippedFile,
+    keep_readable,
+    walk_files,
+    warn_skipped,
+)
 from musicgenre.errors import DatasetError
 from musicgenre.io import AUDIO_EXTENSIONS
 
@@ -52,14 +59,14 @@ def _scan_folder(
     """
     found: dict[str, list[Path]] = {}
     skipped: list[SkippedFile] = []
-    for path in _walk(root):
+    for path in walk_files(root):
         suffix = path.suffix.lower()
-        if suffix not in extensions and suffix not in _OTHER_AUDIO:
+        if suffix not in extensions and suffix not in OTHER_AUDIO_EXTENSIONS:
             continue  # not audio (cover art, notes...)
         parts = path.relative_to(root).parts
         if len(parts) == 1:
             skipped.append(SkippedFile(path, "not in a label folder; move it into root/<label>/"))
-        elif suffix in _OTHER_AUDIO:
+        elif suffix in OTHER_AUDIO_EXTENSIONS:
             skipped.append(SkippedFile(path, f"unsupported format {suffix!r}; convert it to WAV or FLAC"))
         else:
             found.setdefault(parts[0], []).append(path)
@@ -149,7 +156,7 @@ class AudioFolderDataset(AudioFileDataset):
         names, files, targets, skipped = _scan_folder(self.root, classes)
         found = len(files) + len(skipped)
         if validate:
-            files, targets, bad = _keep_readable(files, targets)
+            files, targets, bad = keep_readable(files, targets)
             skipped.extend(bad)
         if not files:
             raise DatasetError(
@@ -161,4 +168,4 @@ class AudioFolderDataset(AudioFileDataset):
         self.files: list[Path] = files
         self.targets: list[int] = targets
         self.skipped: list[SkippedFile] = skipped
-        _warn_skipped(type(self).__name__, self.root, skipped, found)
+        warn_skipped(type(self).__name__, self.root, skipped, found)

@@ -9,7 +9,6 @@ folders directly under the root (``blues/blues.00000.flac``), or one flat folder
 
 from __future__ import annotations
 
-import abc
 import hashlib
 import logging
 import os
@@ -19,26 +18,27 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
-from musicgenre.errors import AudioDecodeError, DatasetError, MusicGenreError
-from musicgenre.io import AUDIO_EXTENSIONS, audio_info, load_audio
+from musicgenre.data.base import (
+    OTHER_AUDIO_EXTENSIONS,
+    AudioFileDataset,
+    SkippedFile,
+    keep_readable,
+    walk_files,
+    warn_skipped,
+)
+from musicgenre.errors import DatasetError
+from musicgenre.genres import GENRES
+from musicgenre.io import AUDIO_EXTENSIONS
 
 __all__ = [
-    "GENRES",
     "GTZAN_SHA256",
     "GTZAN_URL",
-    "AudioFileDataset",
     "GTZANDataset",
-    "LabelledFileDataset",
-    "SkippedFile",
     "download_gtzan",
     "parse_clip_name",
     "scan_clips",
@@ -47,27 +47,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The ten GTZAN genres, in label order (label ``i`` is ``GENRES[i]``).
-GENRES: tuple[str, ...] = (
-    "blues",
-    "classical",
-    "country",
-    "disco",
-    "hiphop",
-    "jazz",
-    "metal",
-    "pop",
-    "reggae",
-    "rock",
-)
-
 #: Where the original GTZAN archive (1.2 GB, ``genres/<genre>/<genre>.000NN.au``) is served.
 GTZAN_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
 #: SHA-256 of that archive (the value torchaudio checks too).
 GTZAN_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
 
-# Audio-like files that libsndfile cannot decode: reported, not silently ignored.
-_OTHER_AUDIO = (".m4a", ".aac", ".wma", ".opus", ".webm", ".mp4", ".ape", ".alac")
 _CLIP_NAME = re.compile(r"^(?P<genre>[a-z_-]+?)\.?(?P<number>\d+)$", re.IGNORECASE)
 _LAYOUTS = (
     "original:  ROOT/genres/<genre>/<genre>.00000.au",
@@ -75,25 +59,6 @@ _LAYOUTS = (
     "folders:   ROOT/<genre>/<genre>.00000.<ext>",
     "flat:      ROOT/<genre>.00000.<ext>",
 )
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file a dataset found but did not use, and why.
-
-    Attributes
-    ----------
-    path
-        The file.
-    reason
-        Why it was left out (corrupt, unknown genre, duplicate, unsupported format...).
-    """
-
-    path: Path
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
 
 
 def parse_clip_name(name: str) -> tuple[str, int] | None:
@@ -129,21 +94,13 @@ def track_id(path: Path) -> str:
     return f"{parsed[0]}.{parsed[1]:05d}"
 
 
-def _walk(root: Path) -> list[Path]:
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return found
-
-
 def scan_clips(
     root: Path,
     classes: Sequence[str],
     extensions: Sequence[str],
     *,
     known_genres: Sequence[str] = GENRES,
-    other_formats: Sequence[str] = _OTHER_AUDIO,
+    other_formats: Sequence[str] = OTHER_AUDIO_EXTENSIONS,
 ) -> tuple[list[Path], list[int], list[SkippedFile]]:
     """Find GTZAN-named files under *root*: ``(files, targets, skipped)``, sorted by genre and number.
 
@@ -153,7 +110,7 @@ def scan_clips(
     index = {genre: i for i, genre in enumerate(classes)}
     chosen: dict[tuple[str, int], Path] = {}
     skipped: list[SkippedFile] = []
-    for path in _walk(root):
+    for path in walk_files(root):
         suffix = path.suffix.lower()
         if suffix in other_formats:
             skipped.append(SkippedFile(path, f"unsupported format {suffix!r}; convert it to WAV or FLAC"))
@@ -178,119 +135,6 @@ def scan_clips(
     return [chosen[k] for k in keys], [index[k[0]] for k in keys], skipped
 
 
-def _warn_skipped(kind: str, root: Path, skipped: Sequence[SkippedFile], total: int) -> None:
-    if not skipped:
-        return
-    shown = "; ".join(f"{s.path.name} ({s.reason})" for s in skipped[:3])
-    more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-    warnings.warn(
-        f"{kind} skipped {len(skipped)} of {total} files under {root}: {shown}{more}. "
-        "See the dataset's .skipped for the full list.",
-        stacklevel=3,
-    )
-
-
-def _keep_readable(
-    files: list[Path],
-    targets: list[int],
-    check: Callable[[Path], object] = audio_info,
-    error: type[MusicGenreError] = AudioDecodeError,
-) -> tuple[list[Path], list[int], list[SkippedFile]]:
-    """Run *check* on each file: ``(passing files, their targets, the failing ones as skipped)``.
-
-    The default reads each audio file's header; *error* is what *check* raises for a bad file.
-    """
-    good_files: list[Path] = []
-    good_targets: list[int] = []
-    bad: list[SkippedFile] = []
-    for path, target in zip(files, targets, strict=True):
-        try:
-            check(path)
-        except error as exc:
-            bad.append(SkippedFile(path, exc.reason))
-            continue
-        good_files.append(path)
-        good_targets.append(target)
-    return good_files, good_targets, bad
-
-
-class LabelledFileDataset(Dataset[tuple[torch.Tensor, int]], abc.ABC):
-    """What musicgenre's datasets share: labelled files, a skip report and a per-item transform.
-
-    Subclasses find their files in ``__init__`` (setting :attr:`root`, :attr:`files`,
-    :attr:`targets`, :attr:`classes`, :attr:`skipped` and :attr:`transform`) and implement
-    :meth:`load`; items are ``(transform(load(i)), targets[i])``.
-
-    Attributes
-    ----------
-    root : pathlib.Path
-        The folder searched.
-    files : list of pathlib.Path
-        The files used, in a deterministic order.
-    targets : list of int
-        Label of each file, an index into :attr:`classes`.
-    classes : tuple of str
-        Class names.
-    skipped : list of SkippedFile
-        Files found but not used, with the reason; a warning summarises them.
-    transform
-        Applied to what :meth:`load` returns, or ``None``.
-    """
-
-    root: Path
-    files: list[Path]
-    targets: list[int]
-    classes: tuple[str, ...]
-    skipped: list[SkippedFile]
-    transform: Callable[[torch.Tensor], torch.Tensor] | None
-    # Keys of summary(): the item count and the per-class counts.
-    _summary_keys: tuple[str, str] = ("files", "per_class")
-
-    @abc.abstractmethod
-    def load(self, index: int) -> torch.Tensor:
-        """Item *index* before the transform."""
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        item = self.load(index)
-        return (self.transform(item) if self.transform is not None else item), self.targets[index]
-
-    def summary(self) -> dict[str, Any]:
-        """Counts per class, and the skipped files with their reasons (for reports)."""
-        counts = dict.fromkeys(self.classes, 0)
-        for target in self.targets:
-            counts[self.classes[target]] += 1
-        size_key, counts_key = self._summary_keys
-        return {
-            "root": str(self.root),
-            size_key: len(self),
-            counts_key: counts,
-            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
-        }
-
-
-class AudioFileDataset(LabelledFileDataset):
-    """A :class:`LabelledFileDataset` of audio files, decoded mono (if asked) at :attr:`sample_rate`.
-
-    Attributes
-    ----------
-    sample_rate : int
-        Rate every file is resampled to (soxr).
-    mono : bool
-        Whether channels are mixed to one.
-    """
-
-    sample_rate: int
-    mono: bool
-
-    def load(self, index: int) -> torch.Tensor:
-        """Decoded waveform of file *index*, ``(1, time)`` (mono) at :attr:`sample_rate`, before the transform."""
-        wave, _ = load_audio(self.files[index], sample_rate=self.sample_rate, mono=self.mono)
-        return wave
-
-
 class GTZANDataset(AudioFileDataset):
     """GTZAN clips as ``(features, target)`` pairs.
 
@@ -305,8 +149,9 @@ class GTZANDataset(AudioFileDataset):
     transform
         Applied to the ``(1, time)`` waveform (``(channels, time)`` if ``mono=False``).
         ``None`` returns the waveform itself.
-    genres
-        Class names in label order; files of other GTZAN genres are left out.
+    classes
+        Genre names in label order (default: all ten, :data:`~musicgenre.genres.GENRES`);
+        files of other GTZAN genres are left out.
     sample_rate
         Rate every clip is resampled to.
     mono
@@ -350,7 +195,7 @@ class GTZANDataset(AudioFileDataset):
         root: str | os.PathLike[str],
         *,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        genres: Sequence[str] = GENRES,
+        classes: Sequence[str] = GENRES,
         sample_rate: int = 22050,
         mono: bool = True,
         download: bool = False,
@@ -358,11 +203,11 @@ class GTZANDataset(AudioFileDataset):
     ) -> None:
         self.root = Path(root)
         self.transform = transform
-        self.classes: tuple[str, ...] = tuple(genres)
+        self.classes: tuple[str, ...] = tuple(classes)
         self.sample_rate = sample_rate
         self.mono = mono
         if len(set(self.classes)) != len(self.classes) or not self.classes:
-            raise DatasetError(f"genres must be distinct and non-empty, got {list(genres)}")
+            raise DatasetError(f"classes must be distinct and non-empty, got {list(classes)}")
         if download and not self._has_clips():
             download_gtzan(self.root)
         layouts = "\n  ".join(_LAYOUTS)
@@ -375,7 +220,7 @@ class GTZANDataset(AudioFileDataset):
         files, targets, skipped = scan_clips(self.root, self.classes, AUDIO_EXTENSIONS)
         found = len(files) + len(skipped)
         if validate:
-            files, targets, bad = _keep_readable(files, targets)
+            files, targets, bad = keep_readable(files, targets)
             skipped.extend(bad)
         if not files:
             raise DatasetError(
@@ -386,7 +231,7 @@ class GTZANDataset(AudioFileDataset):
         self.files: list[Path] = files
         self.targets: list[int] = targets
         self.skipped: list[SkippedFile] = skipped
-        _warn_skipped(type(self).__name__, self.root, skipped, found)
+        warn_skipped(type(self).__name__, self.root, skipped, found)
 
     _summary_keys = ("clips", "per_genre")
 

@@ -1,6 +1,24 @@
-"""Models: :class:`GenreCNN`, the reference's log-mel CNN and its configurable variants."""
+"""Models: :class:`GenreCNN`, the reference's log-mel CNN and its configurable variants, their registry and checkpoints.
 
+The layers inside the package point one way: :mod:`~musicgenre.models.registry` (class
+lookup by name) <- :mod:`~musicgenre.models.checkpoint` (save and load, rebuilding
+through the registry) <- :mod:`~musicgenre.models.cnn` <- :mod:`~musicgenre.models.image_cnn`.
+"""
+
+from musicgenre.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from musicgenre.models.cnn import GenreCNN, GenreCNNConfig
 from musicgenre.models.image_cnn import IMAGE_CNN_CONFIG, SpectrogramImageCNN
+from musicgenre.models.registry import get_model_class, register_model, registered_models
 
-__all__ = ["IMAGE_CNN_CONFIG", "GenreCNN", "GenreCNNConfig", "SpectrogramImageCNN"]
+__all__ = [
+    "IMAGE_CNN_CONFIG",
+    "Checkpoint",
+    "GenreCNN",
+    "GenreCNNConfig",
+    "SpectrogramImageCNN",
+    "get_model_class",
+    "load_checkpoint",
+    "register_model",
+    "registered_models",
+    "save_checkpoint",
+]

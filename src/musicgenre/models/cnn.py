@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from musicgenre.errors import ConfigurationError
+from musicgenre.errors import CheckpointError, ConfigurationError
+from musicgenre.models.checkpoint import load_checkpoint
+from musicgenre.models.registry import register_model
 
 __all__ = ["GenreCNN", "GenreCNNConfig"]
 
@@ -34,7 +36,11 @@ class GenreCNNConfig:
     n_classes
         Output logits.
     n_mels, n_frames
-        Input spectrogram size; with ``global_pool=False`` they fix the first linear layer.
+        Input height and width: mel bands and frames of a spectrogram (or a picture's
+        rows and columns); with ``global_pool=False`` they fix the first linear layer.
+    in_channels
+        Input channels: 1 for a log-mel spectrogram, 3 for an RGB picture
+        (:class:`~musicgenre.models.image_cnn.SpectrogramImageCNN`).
     channels
         Output channels of each conv block; the number of blocks is its length.
     embedding_dim
@@ -52,6 +58,7 @@ class GenreCNNConfig:
     n_classes: int = 10
     n_mels: int = 64
     n_frames: int = 215
+    in_channels: int = 1
     channels: tuple[int, ...] = field(default=(8, 16, 32, 64))
     embedding_dim: int = 128
     dropout: float = 0.3
@@ -61,7 +68,13 @@ class GenreCNNConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
-        if self.n_classes < 1 or self.embedding_dim < 1 or not self.channels or min(self.channels) < 1:
+        if (
+            self.n_classes < 1
+            or self.in_channels < 1
+            or self.embedding_dim < 1
+            or not self.channels
+            or min(self.channels) < 1
+        ):
             raise ConfigurationError(f"invalid GenreCNNConfig: {self}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigurationError(f"dropout must be in [0, 1), got {self.dropout}")
@@ -106,6 +119,7 @@ def _seeded(seed: int | None) -> Iterator[None]:
         yield
 
 
+@register_model
 class GenreCNN(nn.Module):
     """A small CNN over log-mel spectrograms, the reference's by default.
 
@@ -138,8 +152,8 @@ class GenreCNN(nn.Module):
         self.config = GenreCNNConfig.from_dict({**base.to_dict(), **overrides}) if overrides else base
         cfg = self.config
         with _seeded(seed):
-            ins = (1, *cfg.channels[:-1])
-            self.input_norm: nn.Module = nn.BatchNorm2d(1) if cfg.input_norm else nn.Identity()
+            ins = (cfg.in_channels, *cfg.channels[:-1])
+            self.input_norm: nn.Module = nn.BatchNorm2d(cfg.in_channels) if cfg.input_norm else nn.Identity()
             self.blocks = nn.Sequential(
                 *(
                     self.make_block(i, c_in, c_out)
@@ -176,8 +190,10 @@ class GenreCNN(nn.Module):
 
     def _check_input(self, x: torch.Tensor) -> None:
         cfg = self.config
-        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != cfg.n_mels:
-            raise ConfigurationError(f"GenreCNN expects input (batch, 1, {cfg.n_mels}, frames), got {tuple(x.shape)}")
+        if x.dim() != 4 or x.shape[1] != cfg.in_channels or x.shape[2] != cfg.n_mels:
+            raise ConfigurationError(
+                f"GenreCNN expects input (batch, {cfg.in_channels}, {cfg.n_mels}, frames), got {tuple(x.shape)}"
+            )
         if not cfg.global_pool and x.shape[3] != cfg.n_frames:
             raise ConfigurationError(
                 f"GenreCNN was built for {cfg.n_frames} frames but got {x.shape[3]}; "
@@ -185,7 +201,7 @@ class GenreCNN(nn.Module):
             )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Conv blocks: ``(batch, 1, n_mels, frames)`` -> ``(batch, C, n_mels / 2^k, frames / 2^k)``."""
+        """Conv blocks: ``(batch, in_channels, n_mels, frames)`` -> ``(batch, C, n_mels / 2^k, frames / 2^k)``."""
         self._check_input(x)
         out: torch.Tensor = self.blocks(self.input_norm(x))
         return out
@@ -221,13 +237,10 @@ class GenreCNN(nn.Module):
     def from_checkpoint(
         cls: type[ModelT], path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
     ) -> ModelT:
-        """Load a model saved with :func:`~musicgenre.checkpoint.save_checkpoint` (eval mode).
+        """Load a model saved with :func:`~musicgenre.models.checkpoint.save_checkpoint` (eval mode).
 
         Raises :class:`~musicgenre.errors.CheckpointError` if the file is bad or holds another model class.
         """
-        from musicgenre.checkpoint import load_checkpoint
-        from musicgenre.errors import CheckpointError
-
         model = load_checkpoint(path, map_location=map_location).model
         if not isinstance(model, cls):
             raise CheckpointError(f"holds a {type(model).__name__}, not a {cls.__name__}", path=Path(path))

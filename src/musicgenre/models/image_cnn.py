@@ -6,36 +6,39 @@ The reference's image script trains, on the ``(3, 128, 128)`` RGB pictures, thre
 logits: 8,484,682 parameters, 99 % of them in the first linear layer.
 
 It is the same family as :class:`~musicgenre.models.GenreCNN` (conv blocks, embedding,
-classifier), so it *is* one: a subclass whose first block takes three colour channels,
-configured by the same :class:`~musicgenre.models.GenreCNNConfig` (``n_mels`` and
-``n_frames`` are the picture's height and width). It inherits ``embed``,
-``reset_classifier``, ``get_config``/``from_config`` and checkpoint support.
+classifier), so it *is* one, configured rather than rewritten: :data:`IMAGE_CNN_CONFIG`
+sets ``in_channels=3`` (``n_mels`` and ``n_frames`` are the picture's height and width).
+The subclass only gives that configuration as its default and words its input errors
+for pictures; ``embed``, ``reset_classifier``, ``get_config``/``from_config`` and
+checkpoint support are :class:`~musicgenre.models.GenreCNN`'s.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
-from torch import nn
 
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNN, GenreCNNConfig
+from musicgenre.models.registry import register_model
 
 __all__ = ["IMAGE_CNN_CONFIG", "SpectrogramImageCNN"]
 
-#: The reference image model (128 x 128 input, blocks of 32, 64 and 128 channels, a
+#: The reference image model (128 x 128 RGB input, blocks of 32, 64 and 128 channels, a
 #: 256-unit embedding, no dropout, 10 classes).
 IMAGE_CNN_CONFIG = GenreCNNConfig(
     n_classes=10,
     n_mels=128,
     n_frames=128,
+    in_channels=3,
     channels=(32, 64, 128),
     embedding_dim=256,
     dropout=0.0,
 )
 
 
+@register_model
 class SpectrogramImageCNN(GenreCNN):
     """A CNN over RGB spectrogram pictures, the reference's image model by default.
 
@@ -65,18 +68,8 @@ class SpectrogramImageCNN(GenreCNN):
     ((2, 10), (2, 256))
     """
 
-    #: Colour channels of the input (RGB; the alpha channel is dropped when reading).
-    in_channels: ClassVar[int] = 3
-
     def __init__(self, config: GenreCNNConfig | None = None, *, seed: int | None = None, **overrides: Any) -> None:
         super().__init__(config or IMAGE_CNN_CONFIG, seed=seed, **overrides)
-        if getattr(self.config, "input_norm", False):
-            # GenreCNN normalises its one input channel; a picture has three.
-            self.input_norm = nn.BatchNorm2d(self.in_channels)
-
-    def make_block(self, index: int, in_channels: int, out_channels: int) -> nn.Module:
-        """Build conv block *index* as :meth:`GenreCNN.make_block` does; the first takes RGB."""
-        return super().make_block(index, self.in_channels if index == 0 else in_channels, out_channels)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -85,9 +78,9 @@ class SpectrogramImageCNN(GenreCNN):
 
     def _check_input(self, x: torch.Tensor) -> None:
         height, width = self.image_size
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
+        if x.dim() != 4 or x.shape[1] != self.config.in_channels:
             raise ConfigurationError(
-                f"{type(self).__name__} expects input (batch, {self.in_channels}, {height}, {width}), "
+                f"{type(self).__name__} expects input (batch, {self.config.in_channels}, {height}, {width}), "
                 f"got {tuple(x.shape)}"
             )
         if not self.config.global_pool and tuple(x.shape[2:]) != (height, width):
@@ -96,7 +89,3 @@ class SpectrogramImageCNN(GenreCNN):
                 f"{x.shape[2]} x {x.shape[3]}; resize them (GTZANImageDataset(size=...)) or build "
                 "the model with global_pool=True"
             )
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Conv blocks: ``(batch, 3, height, width)`` -> ``(batch, C, height / 2^k, width / 2^k)``."""
-        return super().forward_features(x)

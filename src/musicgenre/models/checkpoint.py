@@ -1,5 +1,9 @@
 """Checkpoints: the weights plus everything needed to use them, loaded without unpickling code.
 
+It sits in the models layer below the model classes: it rebuilds a model by the class name
+the file records, through :mod:`musicgenre.models.registry`, so it imports no model class
+and the classes can offer ``from_checkpoint`` without an import cycle.
+
 A checkpoint is a ``torch.save`` file holding only plain containers, strings, numbers and
 tensors, so :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)``: a
 tampered file cannot run code. It records the model class and config, the class labels in
@@ -15,7 +19,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,21 +27,15 @@ import torch
 from musicgenre._version import __version__
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import CheckpointError, ConfigurationError
-from musicgenre.models import GenreCNN, GenreCNNConfig, SpectrogramImageCNN
+from musicgenre.models.registry import get_model_class
+
+if TYPE_CHECKING:
+    from musicgenre.models.cnn import GenreCNN
 
 __all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "musicgenre.checkpoint"
 FORMAT_VERSION = 1
-
-#: Model classes a checkpoint may name; subclasses register with :func:`register_model`.
-_MODELS: dict[str, type[GenreCNN]] = {"GenreCNN": GenreCNN, "SpectrogramImageCNN": SpectrogramImageCNN}
-
-
-def register_model(cls: type[GenreCNN]) -> type[GenreCNN]:
-    """Let checkpoints that name *cls* (by class name) be rebuilt; usable as a decorator."""
-    _MODELS[cls.__name__] = cls
-    return cls
 
 
 def _plain(value: Any) -> Any:
@@ -197,16 +195,16 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.d
     p = Path(path)
     payload = _read(p)
     name = payload.get("model_class")
-    cls = _MODELS.get(str(name))
-    if cls is None:
-        raise CheckpointError(
-            f"unknown model class {name!r}; register it with musicgenre.checkpoint.register_model",
-            path=p,
-        )
     try:
-        config = GenreCNNConfig.from_dict(payload["model_config"])
+        cls = get_model_class(str(name))
+    except ConfigurationError:
+        raise CheckpointError(
+            f"unknown model class {name!r}; register it with musicgenre.models.register_model",
+            path=p,
+        ) from None
+    try:
         features = FeatureConfig.from_dict(payload["features"])
-        model = cls.from_config(config)
+        model = cls.from_config(payload["model_config"])
         model.load_state_dict(payload["state_dict"], strict=True)
     except (KeyError, TypeError, ConfigurationError, RuntimeError) as exc:
         raise CheckpointError(f"config does not match the stored weights ({exc})", path=p) from None

@@ -1,0 +1,146 @@
+"""Reports: ``metrics.json`` and ``report.txt``, a run's whole output folder, and the results table.
+
+:func:`write_report` writes the metrics of one evaluation; :func:`write_outputs` writes
+everything a training run leaves behind (metrics, report, plots and ``model.ckpt``);
+:func:`format_results_table` renders the rows of
+:func:`~musicgenre.experiment.results_table` (mean and spread over seeds) as Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from musicgenre._version import __version__
+from musicgenre.data.cache import FeatureSet
+from musicgenre.errors import MissingDependencyError
+from musicgenre.evaluation.metrics import ClassificationMetrics, classification_metrics
+from musicgenre.evaluation.plots import plot_confusion_matrix, plot_history, plot_tsne
+from musicgenre.evaluation.tracks import TrackOutputs
+from musicgenre.models.checkpoint import save_checkpoint
+from musicgenre.models.cnn import GenreCNN
+from musicgenre.recipes import Recipe
+from musicgenre.training.callbacks import History
+
+__all__ = ["format_results_table", "mean_std", "write_outputs", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+
+def write_report(out_dir: str | os.PathLike[str], metrics: ClassificationMetrics, **extra: Any) -> tuple[Path, Path]:
+    """Write ``metrics.json`` (metrics plus *extra* keys) and ``report.txt`` into *out_dir*.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The JSON and text files.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, text_path = out / "metrics.json", out / "report.txt"
+    json_path.write_text(json.dumps({**metrics.to_dict(), **extra}, indent=2) + "\n")
+    width = max(len(c) for c in metrics.classes)
+    header = " " * (width + 1) + " ".join(f"{c[:6]:>6}" for c in metrics.classes)
+    rows = [
+        f"{c:>{width}} " + " ".join(f"{v:6d}" for v in row)
+        for c, row in zip(metrics.classes, metrics.confusion, strict=True)
+    ]
+    text_path.write_text(
+        f"accuracy {metrics.accuracy:.4f}  weighted precision {metrics.precision:.4f}  "
+        f"recall {metrics.recall:.4f}  F1 {metrics.f1:.4f}\n\n{metrics.report}\n"
+        "confusion matrix (rows: true, columns: predicted)\n" + header + "\n" + "\n".join(rows) + "\n"
+    )
+    return json_path, text_path
+
+
+def write_outputs(
+    out: str | os.PathLike[str],
+    model: GenreCNN,
+    data: FeatureSet,
+    predictions: TrackOutputs,
+    history: History | None,
+    *,
+    recipe: Recipe,
+    evaluated_on: str,
+    seed: int,
+    plots: bool = True,
+    **extra: Any,
+) -> ClassificationMetrics:
+    """Write metrics.json, report.txt, the plots (loss, confusion, t-SNE) and model.ckpt into *out*."""
+    target = Path(out)
+    metrics = classification_metrics(predictions.targets, predictions.predicted, data.classes)
+    summary = {
+        "recipe": recipe.name,
+        "evaluated_on": evaluated_on,
+        "seed": seed,
+        "track_accuracy": metrics.accuracy,
+        "segment_accuracy": predictions.window_accuracy,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "history": history.to_dict() if history is not None else None,
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in data.skipped],
+        "library_version": __version__,
+        **extra,
+    }
+    write_report(target, metrics, **summary)
+    save_checkpoint(
+        target / "model.ckpt",
+        model,
+        classes=data.classes,
+        features=recipe.features,
+        metrics={"accuracy": metrics.accuracy, "f1_weighted": metrics.f1, "evaluated_on": evaluated_on},
+        extra={
+            "recipe": recipe.name,
+            "eval_hop": recipe.eval_hop,
+            "seed": seed,
+            **{k: v for k, v in extra.items() if k == "scheme"},
+        },
+    )
+    if plots:
+        try:
+            if history is not None:
+                plot_history(history, target / "loss.png")
+            plot_confusion_matrix(
+                metrics, target / "confusion.png", title=f"{evaluated_on.capitalize()} confusion matrix"
+            )
+            if len(predictions.embeddings) >= 3:
+                plot_tsne(predictions.embeddings, predictions.targets, data.classes, target / "tsne.png", seed=seed)
+        except MissingDependencyError as exc:
+            logger.warning("plots skipped: %s", exc)
+    return metrics
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    """``{"mean": ..., "std": ...}`` of *values* (sample standard deviation; 0 for one value).
+
+    Examples
+    --------
+    >>> mean_std([0.5, 0.7])
+    {'mean': 0.6, 'std': 0.1414...}
+    """
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def format_results_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Render :func:`~musicgenre.experiment.results_table` rows as a Markdown table (mean ± std over seeds)."""
+
+    def cell(stat: dict[str, float], pct: bool = True) -> str:
+        scale = 100.0 if pct else 1.0
+        return f"{stat['mean'] * scale:.1f} ± {stat['std'] * scale:.1f}"
+
+    lines = [
+        "| recipe | scheme | track accuracy (%) | segment accuracy (%) | weighted F1 (%) | worst-class recall (%) "
+        "| train time (s) | parameters |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r['recipe']} | {r['scheme']} | {cell(r['accuracy'])} | {cell(r['segment_accuracy'])} "
+        f"| {cell(r['f1_weighted'])} | {cell(r['worst_recall'])} | {cell(r['train_seconds'], pct=False)} "
+        f"| {r['parameters']:,} |"
+        for r in rows
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,16 @@
+"""Training: the :class:`~musicgenre.training.trainer.Trainer` loop, its callbacks and the data-parallel helpers."""
+
+from musicgenre.training.callbacks import Callback, EarlyStopping, EpochMetrics, History, ModelCheckpoint
+from musicgenre.training.distributed import distributed_info
+from musicgenre.training.trainer import Trainer, TrainerConfig
+
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "EpochMetrics",
+    "History",
+    "ModelCheckpoint",
+    "Trainer",
+    "TrainerConfig",
+    "distributed_info",
+]
