@@ -112,7 +112,11 @@ nitpick_ignore += [
 # Spelt-out numpy scalar types inside NDArray[...] in attribute annotations.
 nitpick_ignore_regex = [(r"py:class", r"np\.(int64|float32|float64|floating)")]
 # Keep numpy's huge ArrayLike union and our TypeVar readable in signatures.
-autodoc_type_aliases = {"ArrayLike": "numpy.typing.ArrayLike", "ModelT": "musicgenre.models.cnn.GenreCNN"}
+autodoc_type_aliases = {
+    "ArrayLike": "numpy.typing.ArrayLike",
+    "ModelT": "musicgenre.models.cnn.GenreCNN",
+    "ModelClass": "musicgenre.models.cnn.GenreCNN",
+}
 
 
 def _alias_repr(self: TypeAliasForwardRef) -> str:

@@ -296,7 +296,7 @@ class GenreClassifier:
         batch_size: int = 32,
         device: str | torch.device = "cpu",
     ) -> GenreClassifier:
-        """Load a checkpoint written by :func:`~musicgenre.checkpoint.save_checkpoint`.
+        """Load a checkpoint written by :func:`~musicgenre.models.checkpoint.save_checkpoint`.
 
         Parameters
         ----------
@@ -311,7 +311,7 @@ class GenreClassifier:
         Raises
         ------
         CheckpointError
-            If the file is bad (see :func:`~musicgenre.checkpoint.load_checkpoint`) or its
+            If the file is bad (see :func:`~musicgenre.models.checkpoint.load_checkpoint`) or its
             feature settings do not fit its model.
         """
         dev = resolve_device(device) if isinstance(device, str) else device

@@ -33,7 +33,7 @@ __all__ = [
     "warn_skipped",
 ]
 
-#: Audio-like suffixes that libsndfile cannot decode: datasets report such files, never silently ignore them.
+#: Audio-like suffixes that libsndfile cannot decode (datasets report such files, never silently ignore them).
 OTHER_AUDIO_EXTENSIONS: tuple[str, ...] = (".m4a", ".aac", ".wma", ".opus", ".webm", ".mp4", ".ape", ".alac")
 
 

@@ -105,16 +105,11 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
     :meth:`from_spectrograms`. Each item's spectrogram is ``(1, n_mels, frames)``, a view
     into :attr:`storage`; tracks may differ in length.
 
-    Parameters
-    ----------
-    storage
-        ``(total_frames, n_mels)`` float tensor: every track's frames, one after another
-        (time-major, so that one track is one contiguous block, also in a memory map).
-    spans
-        ``(items, 2)`` int array: item *i*'s frames are ``storage[spans[i, 0]:spans[i, 1]]``.
-        Items may share frames (a subset with repeats, see :meth:`with_view`).
-    targets, files, classes, skipped, view
-        See the attributes.
+    The constructor takes :attr:`storage`, :attr:`spans` and the other attributes, in the
+    order listed below. :attr:`storage` is ``(total_frames, n_mels)``: every track's frames,
+    one after another (time-major, so that one track is one contiguous block, also in a
+    memory map); item *i*'s frames are ``storage[spans[i, 0]:spans[i, 1]]``, and items may
+    share frames (a subset with repeats, see :meth:`with_view`).
 
     Attributes
     ----------
@@ -356,7 +351,7 @@ def extract_features(
     num_workers: int = 0,
     progress: bool | None = None,
 ) -> FeatureSet:
-    """Compute every clip's log-mel spectrogram once, into one contiguous :class:`FeatureSet`.
+    """Compute every clip's log-mel spectrogram once, into one contiguous :class:`~musicgenre.data.cache.FeatureSet`.
 
     Parameters
     ----------

@@ -235,8 +235,8 @@ class EarlyStopping(_MonitorCallback):
 class ModelCheckpoint(_MonitorCallback):
     """Write the best model to ``dirpath/best.ckpt`` and, after every epoch, ``dirpath/last.ckpt``.
 
-    Both go through :func:`~musicgenre.checkpoint.save_checkpoint` (atomic: a crash never
-    leaves a half-written file) and load with :func:`~musicgenre.checkpoint.load_checkpoint`
+    Both go through :func:`~musicgenre.models.checkpoint.save_checkpoint` (atomic: a crash never
+    leaves a half-written file) and load with :func:`~musicgenre.models.checkpoint.load_checkpoint`
     or :meth:`GenreClassifier.from_checkpoint <musicgenre.inference.GenreClassifier.from_checkpoint>`.
     ``best.ckpt`` holds the model only; ``last.ckpt`` also holds the trainer's state (optimiser,
     scheduler, epoch, history, callbacks, random generators) for ``Trainer.fit(..., resume_from=...)``.
