@@ -277,6 +277,42 @@ class _Extractor(Dataset[_Extracted]):
             return _Extracted(index, None, exc.reason)
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """Where an extracted clip went: its frames in the fresh buffer, or (span None) the store."""
+
+    index: int
+    error: str | None
+    digest: str | None
+    span: tuple[int, int] | None
+
+
+class _Frames:
+    """A ``(frames, n_mels)`` buffer that spectrograms are appended to as they arrive.
+
+    It grows by reallocation (room for the clips still to come, at the length of the one
+    arriving), which is rare. Its pages are only touched as they are written, so room
+    reserved for clips that turn out shorter costs address space, not memory.
+    """
+
+    def __init__(self, n_mels: int) -> None:
+        self.buffer = torch.empty((0, n_mels), dtype=torch.float32)
+        self.used = 0
+
+    def append(self, spectrogram: torch.Tensor, clips_left: int) -> tuple[int, int]:
+        """Copy a ``(1, n_mels, frames)`` spectrogram in; return its ``[start, stop)`` rows."""
+        frames = spectrogram.shape[-1]
+        if self.used + frames > len(self.buffer):
+            capacity = max(self.used + frames * max(1, clips_left), len(self.buffer) * 3 // 2)
+            grown = torch.empty((capacity, self.buffer.shape[1]), dtype=torch.float32)
+            grown[: self.used] = self.buffer[: self.used]
+            self.buffer = grown
+        span = (self.used, self.used + frames)
+        self.buffer[span[0] : span[1]] = spectrogram.reshape(self.buffer.shape[1], frames).T
+        self.used += frames
+        return span
+
+
 class _Store:
     """The disk cache of one feature setting: ``features-<key>.npy`` and its index ``features-<key>.json``."""
 
@@ -409,13 +445,20 @@ def extract_features(
         collate_fn=_identity,
         worker_init_fn=_one_thread if num_workers > 0 else None,
     )
-    results: list[_Extracted] = []
+    # Each computed spectrogram is copied into one growing buffer as it arrives, and dropped:
+    # no small long-lived tensor stays between the decoding's large short-lived buffers, so
+    # the heap does not fragment (see _Frames).
+    fresh = _Frames(cfg.n_mels)
+    results: list[_Placed] = []
     with tqdm(
         total=len(extractor), desc="features", unit="clip", disable=None if progress is None else not progress
     ) as bar:
         for batch in loader:
-            results.extend(batch)
-            bar.update(len(batch))
+            for r in batch:
+                span = None if r.features is None else fresh.append(r.features, len(extractor) - r.index)
+                results.append(_Placed(r.index, r.error, r.digest, span))
+            del batch
+            bar.update(len(results) - bar.n)
     results.sort(key=lambda r: r.index)
     failed = [
         SkippedFile(dataset.files[r.index], r.error or "could not be decoded") for r in results if r.error is not None
@@ -426,25 +469,32 @@ def extract_features(
     files = [dataset.files[r.index] for r in used]
     skipped = [*dataset.skipped, *failed]
 
-    if store is not None and used and all(r.features is None for r in used):
+    if store is not None and used and all(r.span is None for r in used):
         # Every track is in the store: one read (or a memory map), items are views into it.
         spans = np.array([store.spans[str(r.digest)] for r in used], dtype=np.int64)
         return FeatureSet(store.load(mmap=mmap), spans, targets, files, dataset.classes, skipped)
 
-    stored = store.load(mmap=True) if store is not None and any(r.features is None for r in used) else None
-    spectrograms = []
+    # Assemble the set in item order into one array of its exact size: fresh spectrograms
+    # from the buffer, the unchanged ones from the store.
+    stored = store.load(mmap=True) if store is not None and any(r.span is None for r in used) else None
+    sources = []
     for r in used:
-        if r.features is not None:
-            spectrograms.append(r.features)
+        if r.span is not None:
+            sources.append(fresh.buffer[r.span[0] : r.span[1]])
         else:  # from the store (only with the disk cache)
             assert stored is not None
             assert store is not None
-            assert r.digest is not None
-            start, stop = store.spans[r.digest]
-            spectrograms.append(stored[start:stop].T.unsqueeze(0))
-    data = FeatureSet.from_spectrograms(spectrograms, targets, files, dataset.classes, skipped, n_mels=cfg.n_mels)
+            start, stop = store.spans[str(r.digest)]
+            sources.append(stored[start:stop])
+    lengths = np.array([len(x) for x in sources], dtype=np.int64)
+    stops = np.cumsum(lengths)
+    spans = np.stack([stops - lengths, stops], axis=1) if len(used) else np.zeros((0, 2), dtype=np.int64)
+    storage = torch.empty((int(stops[-1]) if len(used) else 0, cfg.n_mels), dtype=torch.float32)
+    for (start, stop), source in zip(spans, sources, strict=True):
+        storage[start:stop] = source
     digests = [str(r.digest) for r in used]
-    del spectrograms, results, used, stored  # the separate tensors: only the one store is kept
+    del sources, stored, fresh  # the buffer is one large allocation: freeing it returns it to the system
+    data = FeatureSet(storage, spans, targets, files, dataset.classes, skipped)
     if store is not None and len(data):
         store.write(data, digests)
         if mmap:
