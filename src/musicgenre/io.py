@@ -394,19 +394,18 @@ class _Converter:
     """Mix and resample consecutive decoded blocks of one file into ``(channels, time)`` tensors.
 
     soxr's stream resampler gives the same samples whichever way the input is cut into
-    blocks, so a file converted in one block (:func:`load_audio`) or many
+    blocks, and the same as its one-shot ``soxr.resample`` (used for a single block, being
+    faster), so a file converted in one block (:func:`load_audio`) or many
     (:func:`iter_audio_blocks`) gives the same waveform.
     """
 
     def __init__(self, path: Path, file_rate: int, channels: int, *, sample_rate: int | None, mono: bool) -> None:
         self.path = path
         self.channels = 1 if mono else channels
+        self.file_rate = file_rate
         self.rate = file_rate if sample_rate is None else sample_rate
-        self.stream = (
-            None
-            if self.rate == file_rate
-            else soxr.ResampleStream(file_rate, self.rate, self.channels, dtype="float32", quality="HQ")
-        )
+        self.stream: soxr.ResampleStream | None = None
+        self.consumed = 0
         self.produced = 0
 
     def __call__(self, block: Samples, *, last: bool) -> torch.Tensor | None:
@@ -414,8 +413,16 @@ class _Converter:
         data = _mix_down(block) if self.channels == 1 else block
         if not np.isfinite(data).all():
             raise AudioDecodeError("holds NaN or infinite samples; the file is damaged, re-encode it", path=self.path)
-        if self.stream is not None:
-            data = self.stream.resample_chunk(data, last=last)
+        if self.rate != self.file_rate:
+            if last and self.consumed == 0:  # the whole file at once: soxr's one-shot call, same samples, faster
+                data = soxr.resample(data, self.file_rate, self.rate, quality="HQ")
+            else:
+                if self.stream is None:
+                    self.stream = soxr.ResampleStream(
+                        self.file_rate, self.rate, self.channels, dtype="float32", quality="HQ"
+                    )
+                data = self.stream.resample_chunk(data, last=last)
+        self.consumed += block.shape[0]
         if last and self.produced + data.shape[0] == 0:  # a clip of a few samples can vanish when downsampled
             data = np.zeros(1 if self.channels == 1 else (1, self.channels), dtype=np.float32)
         if data.shape[0] == 0:
