@@ -325,6 +325,15 @@ def onnx_session(model: torch.nn.Module, example: torch.Tensor, threads: int) ->
     return lambda x: session.run(None, {"x": x.numpy()})[0]
 
 
+def frozen_torchscript(model: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
+    """PROTOTYPE: *model* traced, frozen and ``optimize_for_inference`` (which also folds batch-norm)."""
+    with warnings.catch_warnings():  # the shape check's TracerWarning; freeze's deprecation in favour of compile
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, (example,))  # type: ignore[no-untyped-call]
+        frozen: torch.nn.Module = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+    return frozen
+
+
 def model_part(repeats: int, threads_list: list[int]) -> None:
     from musicgenre.audio.transforms import LogMelSpectrogram
     from musicgenre.inference import _Featurizer
@@ -400,6 +409,10 @@ def model_part(repeats: int, threads_list: list[int]) -> None:
                         .abs()
                         .max()
                     )
+            script = frozen_torchscript(base, x)
+            calls["TorchScript frozen + optimize_for_inference"] = inference_call(script, x)
+            with torch.inference_mode():
+                diffs["TorchScript frozen + optimize_for_inference"] = float((script(x10) - reference).abs().max())
             for onnx_name, onnx_model in (("ONNX Runtime", base), ("ONNX Runtime, BN folded", folded)):
                 run = onnx_session(onnx_model, x1, threads)
                 calls[onnx_name] = partial(run, x)
@@ -446,7 +459,8 @@ def inference_call(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], obje
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", choices=["decode", "long", "model"], default=["decode", "long", "model"])
-    parser.add_argument("--repeats", type=int, default=15, help="repeats per cell (default: 15)")
+    parser.add_argument("--repeats", type=int, default=15, help="repeats per decode cell (default: 15)")
+    parser.add_argument("--model-repeats", type=int, default=5, help="repeats per model cell (default: 5)")
     parser.add_argument("--baseline", default="fork-point", help="git revision of the 'before' io.py")
     parser.add_argument("--wav-hours", type=float, default=1.0)
     parser.add_argument("--flac-hours", type=float, default=3.0)
@@ -468,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
         if "long" in args.parts:
             long_part(args.long_dir, args.wav_hours, args.flac_hours)
         if "model" in args.parts:
-            model_part(args.repeats, args.threads)
+            model_part(args.model_repeats, args.threads)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 
