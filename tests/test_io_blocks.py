@@ -33,7 +33,7 @@ RATES = [(22050, 22050), (44100, 22050), (44100, 16000)]
 
 
 @pytest.mark.parametrize(("file_rate", "target"), RATES, ids=[f"{a}->{b}" for a, b in RATES])
-@pytest.mark.parametrize("ext", [".wav", ".flac", ".mp3"])
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".ogg", ".mp3"])
 def test_blocks_concatenate_to_load_audio_exactly(
     tmp_path: Path, rng: np.random.Generator, ext: str, file_rate: int, target: int
 ) -> None:
