@@ -3,8 +3,8 @@
     python benchmarks/predict.py                 # 20 tracks of 30 s per input format
     python benchmarks/predict.py --tracks 8 --seconds 10 --workers 0 2
 
-For each input format (22.05 kHz mono 16-bit WAV, as GTZAN; 44.1 kHz stereo FLAC, as a
-CD rip) and each worker count, ``GenreClassifier.predict_many`` classifies every track
+For each input format (22.05 kHz mono 16-bit WAV, as GTZAN; 44.1 kHz stereo FLAC and MP3,
+as users' own music) and each worker count, ``GenreClassifier.predict_many`` classifies every track
 (decode, mix to mono, resample to 22.05 kHz, cut into 5-s windows, log-mel, the CNN,
 average) and the table gives "x real time" = total audio duration / wall time. The model
 is the reference configuration, untrained (its weights do not change the cost). Workers
@@ -12,7 +12,9 @@ is the reference configuration, untrained (its weights do not change the cost). 
 compute features while this one runs the model.
 
 Distinct audio is costly to synthesise, so each genre's 30-s clip is rendered once and
-copied; timings do not depend on the samples' values. Prints one Markdown table.
+copied; timings do not depend on the samples' values. Stereo files carry two different
+channels (the clip and a delayed, quieter copy), so mixing them to mono is real work.
+:func:`write_tracks` is reused by ``benchmarks/real_path.py``. Prints one Markdown table.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +37,12 @@ import musicgenre as mg
 from musicgenre.inference import FailedPrediction, GenreClassifier
 from musicgenre.synthetic import synthesize_clip
 
-FORMATS = {  # name -> (extension, rate, channels, subtype)
+Format = tuple[str, int, int, str | None]  # extension, rate, channels, soundfile subtype
+
+FORMATS: dict[str, Format] = {
     "22.05 kHz mono WAV": (".wav", 22050, 1, "PCM_16"),
     "44.1 kHz stereo FLAC": (".flac", 44100, 2, "PCM_16"),
+    "44.1 kHz stereo MP3": (".mp3", 44100, 2, None),
 }
 
 
@@ -51,17 +57,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def write_tracks(folder: Path, count: int, seconds: float) -> dict[str, list[Path]]:
-    """*count* files per format under *folder*, cycling through the genres."""
-    files: dict[str, list[Path]] = {name: [] for name in FORMATS}
+def write_tracks(
+    folder: Path, count: int, seconds: float, formats: Mapping[str, Format] = FORMATS
+) -> dict[str, list[Path]]:
+    """*count* files per format under *folder* (one sub-folder per format), cycling through the genres.
+
+    Each genre's clip is synthesised once at 44.1 kHz (seed = its first index) and reused;
+    a stereo file's second channel is the clip delayed by 10 ms at 0.8 x the level.
+    """
+    files: dict[str, list[Path]] = {name: [] for name in formats}
     rendered: dict[str, np.ndarray] = {}
     for i in range(count):
         genre = mg.GENRES[i % len(mg.GENRES)]
         if genre not in rendered:
             rendered[genre] = synthesize_clip(genre, duration=seconds, sample_rate=44100, seed=i)
-        for name, (ext, rate, channels, subtype) in FORMATS.items():
+        for name, (ext, rate, channels, subtype) in formats.items():
             wave = rendered[genre] if rate == 44100 else soxr.resample(rendered[genre], 44100, rate)
-            data = np.stack([wave] * channels, axis=1)
+            delayed = 0.8 * np.roll(wave, round(0.01 * rate))
+            data = np.stack([wave, delayed][:channels] + [wave] * (channels - 2), axis=1).astype(np.float32)
             path = folder / name.replace(" ", "_") / f"{genre}.{i:05d}{ext}"
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(path, data, rate, subtype=subtype)
