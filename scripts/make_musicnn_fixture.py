@@ -68,7 +68,7 @@ def synth_signal(recipe: dict[str, Any]) -> np.ndarray:
     harmonic-rich triad changing every second, roots drawn from the seed, plus a little noise).
     """
     rng = np.random.default_rng(int(recipe["seed"]))
-    n = int(round(float(recipe["seconds"]) * SR))
+    n = round(float(recipe["seconds"]) * SR)
     t = np.arange(n) / SR
     amp = float(recipe["amp"])
     kind = recipe["kind"]
@@ -82,7 +82,7 @@ def synth_signal(recipe: dict[str, Any]) -> np.ndarray:
         y = np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k)
     elif kind == "clicks":
         y = np.zeros(n)
-        period = int(round(60.0 / float(recipe["bpm"]) * SR))
+        period = round(60.0 / float(recipe["bpm"]) * SR)
         burst = rng.standard_normal(800) * np.exp(-np.arange(800) / 120.0)
         for start in range(0, n - 800, period):
             y[start : start + 800] += burst
@@ -101,8 +101,8 @@ def synth_signal(recipe: dict[str, Any]) -> np.ndarray:
 
 
 def _run_models(batches: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    import tensorflow as tf
-    from musicnn import configuration, models
+    import tensorflow as tf  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from musicnn import configuration, models  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     tf.compat.v1.disable_eager_execution()
     results: dict[str, dict[str, np.ndarray]] = {name: {} for name in batches}
@@ -136,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=here / "tests" / "data" / "musicnn_fixture.npz")
     args = parser.parse_args(argv)
 
-    import librosa
+    import librosa  # type: ignore[import-untyped,import-not-found,unused-ignore]
     import soundfile as sf
-    import tensorflow as tf
-    from musicnn import extractor
+    import tensorflow as tf  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from musicnn import extractor  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     batches: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,8 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         "recipes": np.array(json.dumps(RECIPES)),
         "clips": np.array(json.dumps(CLIPS)),
         "meta": np.array(
-            json.dumps({"musicnn": "0.1.0", "tensorflow": tf.__version__, "librosa": librosa.__version__,
-                        "numpy": np.__version__})  # fmt: skip
+            json.dumps(
+                {
+                    "musicnn": "0.1.0",
+                    "tensorflow": tf.__version__,
+                    "librosa": librosa.__version__,
+                    "numpy": np.__version__,
+                }
+            )
         ),
     }
     for name, batch in batches.items():
