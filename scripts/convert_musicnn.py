@@ -37,6 +37,7 @@ import struct
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import save_file
@@ -48,7 +49,7 @@ SOURCE_PACKAGE = "musicnn"
 SOURCE_VERSION = "0.1.0"
 OUT_DIR = Path("src/musicgenre/models/weights")
 _MAGIC = 0xDB4775248B80FB57
-_DTYPES = {1: np.dtype("<f4"), 2: np.dtype("<f8"), 3: np.dtype("<i4"), 9: np.dtype("<i8")}
+_DTYPES: dict[int, np.dtype[Any]] = {1: np.dtype("<f4"), 2: np.dtype("<f8"), 3: np.dtype("<i4"), 9: np.dtype("<i8")}
 
 
 # --------------------------------------------------------------------------- reader
@@ -118,17 +119,17 @@ class BundleEntry:
         self.shard = self.offset = self.size = 0
         for field, v in _fields(value):
             if field == 1:
-                self.dtype = int(v)  # type: ignore[arg-type]
+                self.dtype = int(v)
             elif field == 2:
                 assert isinstance(v, bytes)
                 dims = [d for f, d in _fields(v) if f == 2]
-                self.shape = tuple(int(dict(_fields(d)).get(1, 0)) for d in dims if isinstance(d, bytes))  # type: ignore[call-overload]
+                self.shape = tuple(int(dict(_fields(d)).get(1, 0)) for d in dims if isinstance(d, bytes))
             elif field == 3:
-                self.shard = int(v)  # type: ignore[arg-type]
+                self.shard = int(v)
             elif field == 4:
-                self.offset = int(v)  # type: ignore[arg-type]
+                self.offset = int(v)
             elif field == 5:
-                self.size = int(v)  # type: ignore[arg-type]
+                self.size = int(v)
             elif field == 7:
                 raise ValueError("partitioned (sliced) tensors are not supported")
 
