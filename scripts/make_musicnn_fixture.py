@@ -38,6 +38,7 @@ Keys: ``recipes`` (JSON), ``clips`` (JSON: relative paths), ``meta`` (JSON: vers
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
@@ -102,11 +103,14 @@ def synth_signal(recipe: dict[str, Any]) -> np.ndarray:
 
 def _run_models(batches: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     import tensorflow as tf  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    from musicnn import configuration, models  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    # The original package is only installed in the throwaway TensorFlow venv: import it by name.
+    configuration = importlib.import_module("musicnn.configuration")
+    models = importlib.import_module("musicnn.models")
 
     tf.compat.v1.disable_eager_execution()
     results: dict[str, dict[str, np.ndarray]] = {name: {} for name in batches}
-    package = Path(models.__file__).parent
+    package = Path(str(models.__file__)).parent
     for model in MODELS:
         tf.compat.v1.reset_default_graph()
         with tf.name_scope("model"):
@@ -139,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     import librosa  # type: ignore[import-untyped,import-not-found,unused-ignore]
     import soundfile as sf
     import tensorflow as tf  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    from musicnn import extractor  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    extractor = importlib.import_module("musicnn.extractor")
 
     batches: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
