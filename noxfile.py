@@ -35,6 +35,25 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+# The lowest versions pyproject.toml admits of the libraries whose APIs the code leans on
+# most. torch 2.5 is the first with torch.onnx.export(dynamo=...); torchaudio follows torch.
+LOWEST = ["torch==2.5.0", "torchaudio==2.5.0", "numpy==1.24.4"]
+
+
+@nox.session(python="3.11", reuse_venv=True)
+def lowest(session: nox.Session) -> None:
+    """The test suite on the lowest supported torch, torchaudio and numpy (a constraints file pins them)."""
+    constraints = Path(session.create_tmp()) / "lowest.txt"
+    constraints.write_text("\n".join(LOWEST) + "\n")
+    session.install("-c", str(constraints), *LOWEST, "-e", ".[dev]")
+    session.run(
+        "python",
+        "-c",
+        "import torch, torchaudio, numpy; print(torch.__version__, torchaudio.__version__, numpy.__version__)",
+    )
+    session.run("pytest", "-m", "not build", *session.posargs)
+
+
 @nox.session(reuse_venv=True)
 def docs(session: nox.Session) -> None:
     session.install(*TORCH, "-e", ".[docs]")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import inspect
+import io as _io
+import os
 import tarfile
 from pathlib import Path
 
@@ -317,14 +319,48 @@ def test_download_not_an_archive_raises(tmp_path: Path, rng: np.random.Generator
         download_gtzan(tmp_path / "d", url=junk.as_uri(), sha256=None)
 
 
-def test_dataset_download_fetches_into_an_empty_root(
+def test_download_needs_a_url_and_checks_the_original_archives_checksum(
+    tmp_path: Path, archive: tuple[Path, str]
+) -> None:
+    # GTZAN's old server is gone: no default address; the default checksum is the original archive's.
+    assert inspect.signature(download_gtzan).parameters["url"].default is inspect.Parameter.empty
+    assert not hasattr(gtzan, "GTZAN_URL")
+    path, _ = archive
+    with pytest.raises(DatasetError, match="checksum"):  # our test archive is not the original
+        download_gtzan(tmp_path / "d", url=path.as_uri())
+
+
+def _old_python_tarfile(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Python < 3.10.12 has no extraction filters: extractall(filter=...) is a TypeError there.
+    real = tarfile.TarFile.extractall
+
+    def extractall(self: tarfile.TarFile, path: str | os.PathLike[str] = ".", **kwargs: object) -> None:
+        if "filter" in kwargs:
+            raise TypeError("extractall() got an unexpected keyword argument 'filter'")
+        real(self, path)
+
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extractall)
+
+
+def test_download_unpacks_on_pythons_without_extraction_filters(
     tmp_path: Path, archive: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _old_python_tarfile(monkeypatch)
     path, digest = archive
-    fake = functools.partial(download_gtzan, url=path.as_uri(), sha256=digest)
-    monkeypatch.setattr(gtzan, "download_gtzan", fake)
+    root = download_gtzan(tmp_path / "old", url=path.as_uri(), sha256=digest)
+    assert (root / "genres" / "blues" / "blues.00000.au").is_file()
 
-    ds = GTZANDataset(tmp_path / "new", download=True)
 
-    assert [f.name for f in ds.files] == ["blues.00000.au", "jazz.00000.au"]
-    assert ds.targets == [0, 5]
+def test_download_refuses_members_outside_root_without_extraction_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 3
+        tar.addfile(info, _io.BytesIO(b"bad"))
+    _old_python_tarfile(monkeypatch)
+    with pytest.raises(DatasetError, match="unsafe member"):
+        download_gtzan(tmp_path / "root", url=evil.as_uri(), sha256=None)
+    assert not (tmp_path / "escaped.txt").exists()

@@ -19,7 +19,6 @@ from musicgenre.data.cache import CacheMode, ClipSource, FeatureSet, extract_fea
 from musicgenre.data.folder import AudioFolderDataset
 from musicgenre.data.gtzan import (
     GTZAN_SHA256,
-    GTZAN_URL,
     GTZANDataset,
     download_gtzan,
     parse_clip_name,
@@ -31,7 +30,6 @@ from musicgenre.data.render import IMAGE_LAYOUTS, render_gtzan_images, render_sp
 
 __all__ = [
     "GTZAN_SHA256",
-    "GTZAN_URL",
     "IMAGE_EXTENSIONS",
     "IMAGE_LAYOUTS",
     "IMAGE_SIZE",

@@ -37,7 +37,6 @@ from musicgenre.io import AUDIO_EXTENSIONS
 
 __all__ = [
     "GTZAN_SHA256",
-    "GTZAN_URL",
     "GTZANDataset",
     "download_gtzan",
     "parse_clip_name",
@@ -47,9 +46,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Where the original GTZAN archive (1.2 GB, ``genres/<genre>/<genre>.000NN.au``) is served.
-GTZAN_URL = "http://opihi.cs.uvic.ca/sound/genres.tar.gz"
-#: SHA-256 of that archive (the value torchaudio checks too).
+#: SHA-256 of the original GTZAN archive ``genres.tar.gz`` (1.2 GB,
+#: ``genres/<genre>/<genre>.000NN.au``; the value torchaudio checks too). The authors'
+#: server has been gone since 2022: fetch a copy you trust and pass its URL to
+#: :func:`download_gtzan`, which checks it against this value.
 GTZAN_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
 
 _CLIP_NAME = re.compile(r"^(?P<genre>[a-z_-]+?)\.?(?P<number>\d+)$", re.IGNORECASE)
@@ -156,8 +156,6 @@ class GTZANDataset(AudioFileDataset):
         Rate every clip is resampled to.
     mono
         Mix channels to one.
-    download
-        If *root* holds no clip, download and unpack the original archive there first.
     validate
         Read every file's header now and skip (and report) the unreadable ones, such as
         Kaggle's corrupt ``jazz.00054.wav``. Without it, a bad file raises
@@ -198,7 +196,6 @@ class GTZANDataset(AudioFileDataset):
         classes: Sequence[str] = GENRES,
         sample_rate: int = 22050,
         mono: bool = True,
-        download: bool = False,
         validate: bool = True,
     ) -> None:
         self.root = Path(root)
@@ -208,13 +205,11 @@ class GTZANDataset(AudioFileDataset):
         self.mono = mono
         if len(set(self.classes)) != len(self.classes) or not self.classes:
             raise DatasetError(f"classes must be distinct and non-empty, got {list(classes)}")
-        if download and not self._has_clips():
-            download_gtzan(self.root)
         layouts = "\n  ".join(_LAYOUTS)
         if not self.root.is_dir():
             raise DatasetError(
                 "dataset root does not exist or is not a folder; pass the folder that holds "
-                f"GTZAN in one of these layouts, or download=True to fetch it:\n  {layouts}",
+                f"GTZAN in one of these layouts (the docs' dataset page says where to get it):\n  {layouts}",
                 path=self.root,
             )
         files, targets, skipped = scan_clips(self.root, self.classes, AUDIO_EXTENSIONS)
@@ -235,9 +230,6 @@ class GTZANDataset(AudioFileDataset):
 
     _summary_keys = ("clips", "per_genre")
 
-    def _has_clips(self) -> bool:
-        return self.root.is_dir() and bool(scan_clips(self.root, self.classes, AUDIO_EXTENSIONS)[0])
-
     @property
     def track_ids(self) -> list[str]:
         """``"<genre>.<number>"`` of each clip (e.g. ``"jazz.00054"``), as the split lists name them."""
@@ -252,17 +244,24 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download_gtzan(root: str | os.PathLike[str], *, url: str = GTZAN_URL, sha256: str | None = GTZAN_SHA256) -> Path:
-    """Download the GTZAN archive into *root*, verify its checksum, and unpack it.
+def download_gtzan(root: str | os.PathLike[str], *, url: str, sha256: str | None = GTZAN_SHA256) -> Path:
+    """Download a GTZAN archive from *url* into *root*, verify its checksum, and unpack it.
+
+    GTZAN has no official home any more (the authors' server went offline in 2022), so
+    musicgenre ships no download address: give the URL of a copy you trust (a mirror,
+    your own server, or a ``file://`` path). The default checksum is the original
+    ``genres.tar.gz``'s, so a mirror of that archive is verified byte for byte.
 
     Parameters
     ----------
     root
-        Folder to unpack into (created if needed); the clips land in ``root/genres/``.
+        Folder to unpack into (created if needed); the original archive's clips land in
+        ``root/genres/``.
     url
-        Where to fetch the ``.tar.gz`` from.
+        Where to fetch the ``.tar`` / ``.tar.gz`` from.
     sha256
-        Expected SHA-256 of the archive; ``None`` skips the check.
+        Expected SHA-256 of the archive (default: :data:`GTZAN_SHA256`, the original
+        archive's); ``None`` skips the check, for an archive you made yourself.
 
     Returns
     -------
@@ -299,7 +298,20 @@ def download_gtzan(root: str | os.PathLike[str], *, url: str = GTZAN_URL, sha256
                 )
         try:
             with tarfile.open(archive, "r:*") as tar:
-                tar.extractall(target, filter="data")
+                _extract_safely(tar, target)
         except (tarfile.TarError, OSError) as exc:
             raise DatasetError(f"could not unpack {url}: {exc}", path=target) from None
     return target
+
+
+def _extract_safely(tar: tarfile.TarFile, target: Path) -> None:
+    """Unpack *tar* into *target*, refusing members that would land outside it."""
+    if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4: the library's own check
+        tar.extractall(target, filter="data")
+        return
+    root = target.resolve()
+    for member in tar.getmembers():  # older Pythons: the same rule for paths, links refused
+        destination = (root / member.name).resolve()
+        if not destination.is_relative_to(root) or member.issym() or member.islnk() or member.isdev():
+            raise tarfile.TarError(f"unsafe member {member.name!r} in the archive")
+    tar.extractall(target)  # every member was checked above
