@@ -51,14 +51,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-workers", type=int, default=0, help="feature-extraction worker processes")
     parser.add_argument("--clips-per-genre", type=int, default=20, help="synthetic set only")
     parser.add_argument("--duration", type=float, default=6.0, help="synthetic clip length in seconds")
+    parser.add_argument(
+        "--noise", type=float, default=0.6, help="synthetic set only: white-noise level, so the genres are not trivial"
+    )
     return parser.parse_args(argv)
 
 
-def synthetic_root(out: Path, clips_per_genre: int, duration: float, seed: int) -> Path:
+def synthetic_root(out: Path, clips_per_genre: int, duration: float, seed: int, noise: float) -> Path:
     root = out / "synthetic-gtzan"
     if not any(root.glob("genres/*/*.wav")):
         print(f"generating a synthetic GTZAN-shaped set in {root} ({clips_per_genre} clips x 10 genres)")
-        make_synthetic_gtzan(root, clips_per_genre=clips_per_genre, duration=duration, seed=seed)
+        make_synthetic_gtzan(root, clips_per_genre=clips_per_genre, duration=duration, seed=seed, noise=noise)
     return root
 
 
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
-    root = args.root or synthetic_root(args.out, args.clips_per_genre, args.duration, args.seed)
+    root = args.root or synthetic_root(args.out, args.clips_per_genre, args.duration, args.seed, args.noise)
 
     if args.seeds or len(args.recipe) > 1 or len(args.scheme) > 1:
         # Several runs: the results table (mean and spread over seeds), as JSON and Markdown.
