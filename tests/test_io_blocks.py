@@ -11,8 +11,14 @@ import soundfile as sf
 import torch
 from numpy.typing import NDArray
 
-from musicgenre.errors import AudioDecodeError, ConfigurationError, MusicGenreWarning, TruncatedAudioWarning
-from musicgenre.io import DecoderWarning, audio_info, iter_audio_blocks, load_audio
+from musicgenre.errors import (
+    AudioDecodeError,
+    ConfigurationError,
+    DecoderWarning,
+    MusicGenreWarning,
+    TruncatedAudioWarning,
+)
+from musicgenre.io import audio_info, iter_audio_blocks, load_audio
 
 
 def _music(rng: np.random.Generator, seconds: float, rate: int, channels: int = 2) -> NDArray[np.float32]:

@@ -17,6 +17,7 @@ __all__ = [
     "CheckpointError",
     "ConfigurationError",
     "DatasetError",
+    "DecoderWarning",
     "MissingDependencyError",
     "MusicGenreError",
     "MusicGenreWarning",
@@ -127,3 +128,31 @@ class TruncatedAudioWarning(MusicGenreWarning):
     def __init__(self, message: str, *, path: str | Path, fraction: float) -> None:
         super().__init__(message, path=path)
         self.fraction = fraction
+
+
+class DecoderWarning(MusicGenreWarning):
+    """The decoder reported damage in a file it still decoded; the samples it produced are used.
+
+    libmpg123 (MP3) skips frames it cannot parse and resynchronises on the next good one,
+    printing notes such as ``Illegal Audio-MPEG-Header ... at offset ...``; the audio can
+    then have gaps or clicks. :mod:`musicgenre.io` captures those notes instead of letting
+    them reach standard error and issues this warning once per read of the file.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what to do.
+    path
+        The file.
+    messages
+        The decoder's own lines, as it printed them.
+
+    Attributes
+    ----------
+    messages : tuple of str
+        The decoder's own lines, as it printed them.
+    """
+
+    def __init__(self, message: str, *, path: str | Path, messages: tuple[str, ...]) -> None:
+        super().__init__(message, path=path)
+        self.messages = messages

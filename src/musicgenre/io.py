@@ -33,7 +33,7 @@ Illegal Audio-MPEG-Header 0x... at offset ...`` straight to the process's standa
 (file descriptor 2) when it meets damaged frames, and offers no switch through libsndfile
 to silence them. While it decodes an MP3, musicgenre points descriptor 2 at a private
 file (``os.dup2``, about 10 microseconds a read), then turns what the decoder wrote into
-one :class:`DecoderWarning` naming the file (or into the detail of the
+one :class:`~musicgenre.errors.DecoderWarning` naming the file (or into the detail of the
 :class:`~musicgenre.errors.AudioDecodeError` when decoding fails). Lines that do not look
 like the decoder's are written back to the real standard error. Descriptor 2 belongs to
 the whole process, so the redirection is serialised by a lock: MP3 reads from several
@@ -65,14 +65,13 @@ from numpy.typing import NDArray
 from musicgenre.errors import (
     AudioDecodeError,
     ConfigurationError,
-    MusicGenreWarning,
+    DecoderWarning,
     TruncatedAudioWarning,
 )
 
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioInfo",
-    "DecoderWarning",
     "audio_info",
     "iter_audio_blocks",
     "load_audio",
@@ -83,34 +82,6 @@ AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3", ".a
 
 StrPath = str | os.PathLike[str]
 Samples = NDArray[np.float32]
-
-
-class DecoderWarning(MusicGenreWarning):
-    """The decoder reported damage in a file it still decoded; the samples it produced are used.
-
-    libmpg123 (MP3) skips frames it cannot parse and resynchronises on the next good one,
-    printing notes such as ``Illegal Audio-MPEG-Header ... at offset ...``; the audio can
-    then have gaps or clicks. musicgenre captures those notes instead of letting them reach
-    standard error and issues this warning once per read of the file.
-
-    Parameters
-    ----------
-    message
-        What is wrong and what to do.
-    path
-        The file.
-    messages
-        The decoder's own lines, as it printed them.
-
-    Attributes
-    ----------
-    messages : tuple of str
-        The decoder's own lines, as it printed them.
-    """
-
-    def __init__(self, message: str, *, path: str | Path, messages: tuple[str, ...]) -> None:
-        super().__init__(message, path=path)
-        self.messages = messages
 
 
 @dataclass(frozen=True)
