@@ -1,0 +1,137 @@
+"""A faster copy of a model for prediction: batch-norm folded into convolutions, channels-last.
+
+:func:`optimize_for_inference` is the one place where prediction and export make a model
+fast; :class:`~musicgenre.inference.GenreClassifier` and :mod:`musicgenre.export` call it.
+What it does, each measured on the improved recipe's model (``benchmarks/real_path.py``):
+
+- **Batch-norm folding.** In eval mode a ``BatchNorm`` after a convolution is a fixed
+  per-channel scale and shift, so it can be folded into the convolution's weights and bias
+  (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`): one pass over the feature map instead
+  of two, exact up to float rounding. Only a convolution *immediately* followed by a
+  batch-norm inside a plain :class:`~torch.nn.Sequential` is folded, because only there is
+  it certain that the convolution's output goes nowhere else. A batch-norm *before* a
+  convolution (``GenreCNNConfig.input_norm``) is left alone: folding it into the next
+  convolution would be wrong at the borders, where the convolution pads with zeros after
+  the normalisation.
+- **Channels-last.** 4-d weights are stored ``(out, kh, kw, in)`` in memory
+  (:data:`torch.channels_last`), so convolution, max-pooling and what is left of batch-norm
+  run on contiguous channel vectors (oneDNN's preferred layout on CPU). Outputs are the
+  same values; a one-channel input needs no conversion.
+- **No autograd.** The copy's parameters do not require gradients; call it under
+  :func:`torch.inference_mode` as well.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TypeVar
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from musicgenre.errors import ConfigurationError
+
+__all__ = ["fold_batch_norm", "optimize_for_inference"]
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+_PAIRS: tuple[tuple[type[nn.Module], type[nn.Module]], ...] = (
+    (nn.Conv1d, nn.BatchNorm1d),
+    (nn.Conv2d, nn.BatchNorm2d),
+    (nn.Conv3d, nn.BatchNorm3d),
+)
+
+
+_Conv = nn.Conv1d | nn.Conv2d | nn.Conv3d
+_Norm = nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d
+
+
+def _foldable(conv: _Conv, norm: _Norm) -> bool:
+    return (
+        any(type(conv) is c and type(norm) is n for c, n in _PAIRS)  # exact types: Conv2d with BatchNorm2d...
+        and norm.track_running_stats
+        and norm.running_mean is not None
+        and norm.running_var is not None
+        and conv.out_channels == norm.num_features
+    )
+
+
+def fold_batch_norm(model: nn.Module) -> int:
+    """Fold every batch-norm that directly follows a convolution into it, in place.
+
+    *model* must be in eval mode (a batch-norm in training mode normalises with the
+    batch's statistics, which no weights can hold). In every plain
+    :class:`~torch.nn.Sequential` inside *model*, a ``ConvNd`` immediately followed by a
+    ``BatchNormNd`` with running statistics becomes one convolution with folded weights,
+    and the batch-norm becomes :class:`~torch.nn.Identity` (so indices and state-dict
+    prefixes keep their positions).
+
+    Parameters
+    ----------
+    model
+        The model, in eval mode; changed in place.
+
+    Returns
+    -------
+    int
+        How many batch-norms were folded.
+
+    Raises
+    ------
+    ConfigurationError
+        If *model* is in training mode.
+    """
+    if model.training:
+        raise ConfigurationError("fold_batch_norm needs a model in eval mode: call model.eval() first")
+    folded = 0
+    for module in model.modules():
+        if type(module) is not nn.Sequential:
+            continue
+        for i in range(len(module) - 1):
+            conv, norm = module[i], module[i + 1]
+            if isinstance(conv, _Conv) and isinstance(norm, _Norm) and _foldable(conv, norm):
+                module[i] = fuse_conv_bn_eval(conv, norm)
+                module[i + 1] = nn.Identity()
+                folded += 1
+    return folded
+
+
+def optimize_for_inference(model: ModuleT, *, channels_last: bool = True) -> ModuleT:
+    """An eval-mode copy of *model* for prediction: batch-norm folded where exact, channels-last.
+
+    The copy is of the same class, on the same device, with the same outputs up to float
+    rounding (within about 1e-6 of the probabilities for :class:`~musicgenre.models.GenreCNN`);
+    *model* itself is not changed. Use the copy under :func:`torch.inference_mode`; it is not
+    for training (its batch-norms are gone and its parameters do not require gradients).
+
+    Parameters
+    ----------
+    model
+        Any model; conv + batch-norm pairs are folded as :func:`fold_batch_norm` describes.
+    channels_last
+        Store 4-d weights channels-last (:data:`torch.channels_last`).
+
+    Returns
+    -------
+    torch.nn.Module
+        The optimised copy, in eval mode.
+
+    Examples
+    --------
+    >>> from musicgenre.models import GenreCNN
+    >>> model = GenreCNN(seed=0, batch_norm=True).eval()
+    >>> fast = optimize_for_inference(model)
+    >>> x = torch.randn(2, 1, 64, 215)
+    >>> with torch.inference_mode():
+    ...     bool(torch.allclose(fast(x), model(x), atol=1e-5))
+    True
+    >>> sum(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    0
+    """
+    fast = copy.deepcopy(model).eval()
+    fold_batch_norm(fast)
+    fast.requires_grad_(False)
+    if channels_last:
+        fast.to(memory_format=torch.channels_last)  # 4-d parameters and buffers only
+    return fast

@@ -1,0 +1,85 @@
+"""``musicgenre.models.fast``: the inference copy of a model (batch-norm folded, channels-last)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from musicgenre.errors import ConfigurationError
+from musicgenre.models import GenreCNN, GenreCNNConfig
+from musicgenre.models.fast import fold_batch_norm, optimize_for_inference
+from musicgenre.recipes import IMPROVED, REFERENCE
+
+
+def trained_like(config: GenreCNNConfig, seed: int) -> GenreCNN:
+    """A model whose batch-norms hold non-trivial statistics and affine weights, as after training."""
+    model = GenreCNN(config, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            assert m.running_mean is not None
+            assert m.running_var is not None
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen))
+            m.running_var.copy_(torch.rand(n, generator=gen) * 2 + 0.1)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.2)
+    return model.eval()
+
+
+CONFIGS = {"reference": REFERENCE.model_config(10), "improved": IMPROVED.model_config(10)}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_optimized_copy_predicts_like_the_model(name: str) -> None:
+    config = CONFIGS[name]
+    model = trained_like(config, seed=3)
+    fast = optimize_for_inference(model)
+    x = torch.randn(6, 1, config.n_mels, config.n_frames, generator=torch.Generator().manual_seed(0)) * 20 - 40
+    with torch.inference_mode():
+        expected, got = model(x), fast(x)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=0)
+    assert torch.allclose(torch.softmax(got, 1), torch.softmax(expected, 1), atol=1e-5, rtol=0)
+    assert type(fast) is type(model)
+    assert fast.config == model.config
+    norms = [m for m in fast.modules() if isinstance(m, nn.BatchNorm2d)]
+    if config.batch_norm:
+        # every block's batch-norm is folded; the input's BatchNorm2d(1) is not (it precedes a padded conv)
+        assert norms == ([fast.input_norm] if config.input_norm else [])
+    for p in fast.parameters():
+        assert not p.requires_grad
+        if p.dim() == 4:
+            assert p.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_original_model_is_untouched() -> None:
+    model = trained_like(IMPROVED.model_config(10), seed=1).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = optimize_for_inference(model)
+    assert model.training
+    assert not fast.training
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == 1 + len(model.config.channels)
+    assert all(p.requires_grad and p.is_contiguous() for p in model.parameters())
+
+
+def test_folding_needs_eval_mode_and_leaves_unrelated_layers() -> None:
+    with pytest.raises(ConfigurationError, match="eval mode"):
+        fold_batch_norm(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4)))
+    norm_first = nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(1, 4, 3, padding=1)).eval()
+    relu_between = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4)).eval()
+    no_stats = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4, track_running_stats=False)).eval()
+    for model in (norm_first, relu_between, no_stats):
+        assert fold_batch_norm(model) == 0
+    norm = nn.BatchNorm1d(4)
+    conv1d = nn.Sequential(nn.Conv1d(2, 4, 3), norm).eval()
+    assert norm.running_mean is not None
+    norm.running_mean.fill_(0.5)
+    x = torch.randn(3, 2, 20)
+    with torch.no_grad():
+        expected = conv1d(x)
+        assert fold_batch_norm(conv1d) == 1
+        assert torch.allclose(conv1d(x), expected, atol=1e-6)
