@@ -258,3 +258,20 @@ def test_other_writes_to_stderr_during_a_decode_are_passed_on(
     load_audio(path)
 
     assert capfd.readouterr().err == "another thread says hello\n"
+
+
+def test_errors_and_warnings_survive_pickling() -> None:
+    # Loader workers send them to the main process; their arguments are keyword-only.
+    import pickle
+
+    items: list[Exception | Warning] = [
+        TruncatedAudioWarning("is truncated", path="a.wav", fraction=0.4),
+        DecoderWarning("decoder notes", path="b.mp3", messages=("Note: Illegal Audio-MPEG-Header",)),
+        AudioDecodeError("is corrupt", path="c.flac"),
+        ConfigurationError("bad value"),
+    ]
+    for item in items:
+        copy = pickle.loads(pickle.dumps(item))
+        assert type(copy) is type(item)
+        assert str(copy) == str(item)
+        assert vars(copy) == vars(item)

@@ -11,6 +11,7 @@ MusicGenreWarning)`` turns all of them into exceptions.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "AudioDecodeError",
@@ -50,6 +51,20 @@ class MusicGenreError(Exception):
         self.path = Path(path) if path is not None else None
         self.reason = message
         super().__init__(f"{self.path}: {message}" if self.path is not None else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    """Unpickle an error or warning without calling ``__init__`` again (its arguments are keyword-only).
+
+    So they cross process boundaries intact, e.g. from prediction's loader workers.
+    """
+    obj = cls.__new__(cls, *args)
+    obj.args = args
+    obj.__dict__.update(state)
+    return obj
 
 
 class AudioDecodeError(MusicGenreError):
@@ -100,6 +115,9 @@ class MusicGenreWarning(UserWarning):
         self.path = Path(path) if path is not None else None
         self.reason = message
         super().__init__(f"{self.path}: {message}" if self.path is not None else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
 
 
 class TruncatedAudioWarning(MusicGenreWarning):
