@@ -278,3 +278,19 @@ def test_export_matches(models: dict[str, Musicnn], tmp_path: Path) -> None:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {"patches": x.numpy()})
     assert np.abs(out - expected.numpy()).max() < 1e-4
+
+
+def test_registered_so_checkpoints_rebuild_it(models: dict[str, Musicnn], tmp_path: Path) -> None:
+    from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
+    from musicgenre.models.registry import get_model_class
+
+    assert get_model_class("Musicnn") is Musicnn
+    model = copy.deepcopy(models["MTT_musicnn"])
+    model.reset_classifier(3, seed=0)
+    path = save_checkpoint(tmp_path / "tagger.ckpt", model, classes=["a", "b", "c"])  # type: ignore[arg-type]
+    loaded: torch.nn.Module = load_checkpoint(path).model
+    assert type(loaded) is Musicnn
+    assert loaded.get_config() == model.get_config()
+    x = torch.rand(2, 187, 96, generator=torch.Generator().manual_seed(0)) * 4
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x), model.eval()(x))

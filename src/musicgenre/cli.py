@@ -1,10 +1,10 @@
 """The ``musicgenre`` command (also ``python -m musicgenre``): a thin shell over the library.
 
-Subcommands: ``train``, ``evaluate``, ``predict``, ``info`` and ``export``; ``musicgenre
-COMMAND --help`` shows each one's options and an example. Exit status: 0 on success, 1
-when something failed (for ``predict``: when any file could not be classified; the
-others still are), 2 on a usage error. Errors are one ``error: ...`` line on stderr,
-never a traceback.
+Subcommands: ``train``, ``evaluate``, ``predict``, ``tags``, ``info`` and ``export``;
+``musicgenre COMMAND --help`` shows each one's options and an example. Exit status: 0 on
+success, 1 when something failed (for ``predict`` and ``tags``: when any file could not
+be classified or tagged; the others still are), 2 on a usage error. Errors are one
+``error: ...`` line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,10 +18,13 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from musicgenre._version import __version__
 from musicgenre.errors import MusicGenreError
+
+if TYPE_CHECKING:
+    from musicgenre.inference import FailedPrediction
 
 __all__ = ["build_parser", "main"]
 
@@ -130,6 +133,80 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             _table(rows, sys.stdout)
     if failed:
         print(f"error: {len(failed)} of {len(results)} inputs could not be classified", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- tags ------------------------------------------------------------------------------
+def _plan_inputs(inputs: Sequence[Path]) -> list[Path | FailedPrediction]:
+    """Files as given (tried whatever their extension); folders searched recursively for audio files.
+
+    A folder without any audio file is a failed input of its own.
+    """
+    from musicgenre.inference import FailedPrediction, find_audio_files
+    from musicgenre.io import AUDIO_EXTENSIONS
+
+    planned: list[Path | FailedPrediction] = []
+    for item in inputs:
+        if item.is_dir():
+            found = find_audio_files(item)
+            exts = ", ".join(AUDIO_EXTENSIONS)
+            planned.extend(found or [FailedPrediction(item, f"{item}: no audio files ({exts}) in this folder")])
+        else:
+            planned.append(item)
+    return planned
+
+
+def _cmd_tags(args: argparse.Namespace) -> int:
+    from musicgenre.inference import FailedPrediction
+    from musicgenre.tagging import Tagger, TagResult
+
+    tagger = Tagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
+    planned = _plan_inputs(args.inputs)
+    tagged = iter(
+        tagger.tag_many(
+            [p for p in planned if isinstance(p, Path)],
+            top_k=args.top_k,
+            files_per_batch=args.files_per_batch,
+            num_workers=args.workers,
+        )
+    )
+    results = [p if isinstance(p, FailedPrediction) else next(tagged) for p in planned]
+    failed = [r for r in results if isinstance(r, FailedPrediction)]
+    for failure in failed:
+        print(f"error: {failure.error}", file=sys.stderr)
+
+    k = min(args.top_k, len(tagger.labels))
+    if args.format == "json":
+        _print_json(
+            {
+                "model": tagger.name,
+                "labels": list(tagger.labels),
+                "files": len(results),
+                "failed": len(failed),
+                "results": [r.to_dict() for r in results],
+            }
+        )
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        ranks = [col for i in range(1, k + 1) for col in (f"tag_{i}", f"probability_{i}")]
+        writer.writerow(["path", *ranks, *tagger.labels, "duration", "patches", "error"])
+        for r in results:
+            if isinstance(r, TagResult):
+                pairs = [v for tag, p in r.top_k for v in (tag, f"{p:.6f}")]
+                every = [f"{r.tags[tag]:.6f}" for tag in tagger.labels]
+                writer.writerow([str(r.path), *pairs, *every, f"{r.duration:.3f}", r.patches, ""])
+            else:
+                writer.writerow([str(r.path), *[""] * (len(ranks) + len(tagger.labels) + 2), r.error])
+    else:
+        ok = [r for r in results if isinstance(r, TagResult)]
+        if ok:
+            header = ["file", *(f"tag {i}" if i > 1 else "tag" for i in range(1, k + 1))]
+            width = max(len(tag) for r in ok for tag, _ in r.top_k)
+            rows = [header] + [[str(r.path), *(f"{t:<{width}} {p:6.1%}" for t, p in r.top_k)] for r in ok]
+            _table(rows, sys.stdout)
+    if failed:
+        print(f"error: {len(failed)} of {len(results)} inputs could not be tagged", file=sys.stderr)
         return 1
     return 0
 
@@ -283,6 +360,12 @@ def _recipes() -> list[str]:
     return sorted(RECIPES)
 
 
+def _pretrained() -> list[str]:
+    from musicgenre.models.pretrained import list_pretrained
+
+    return list_pretrained()
+
+
 def _add_command(
     sub: Any, name: str, summary: str, example: str, command: Command, **kwargs: Any
 ) -> argparse.ArgumentParser:
@@ -382,6 +465,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--files-per-batch", type=_positive, default=4, metavar="N", help="files decoded per batch (default: 4)"
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+
+    p = _add_command(
+        sub,
+        "tags",
+        "Tag whole tracks with a pretrained musicnn model (no checkpoint needed): files, or folders searched.",
+        f"{PROG} tags song.mp3 albums/ --model MTT_musicnn --top-k 5 --format json",
+        _cmd_tags,
+    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="FILE_OR_DIR", help="audio files and/or folders")
+    p.add_argument(
+        "--model",
+        default="MSD_musicnn",
+        choices=_pretrained(),
+        help="MSD_musicnn (50 last.fm tags: genres, moods, eras) or MTT_musicnn (50 MagnaTagATune tags: "
+        "instruments, genres, vocals) (default: MSD_musicnn)",
+    )
+    p.add_argument("--top-k", type=_positive, default=5, metavar="K", help="tags to show per file (default: 5)")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text", help="output format (default: text)")
+    p.add_argument("--workers", type=_non_negative, default=0, metavar="N", help="decoding processes (default: 0)")
+    p.add_argument(
+        "--batch-size", type=_positive, default=64, metavar="N", help="3-s patches per forward pass (default: 64)"
+    )
+    p.add_argument(
+        "--files-per-batch", type=_positive, default=8, metavar="N", help="files decoded per batch (default: 8)"
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
 

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from musicgenre.errors import ConfigurationError
+from musicgenre.models.registry import register_model
 
 __all__ = ["ConvBlock", "Musicnn", "MusicnnConfig", "TimbralAlgorithm"]
 
@@ -242,8 +243,12 @@ class _Back(nn.Module):
         self.classifier = nn.Linear(cfg.dense_units, cfg.n_classes)
 
 
+@register_model
 class Musicnn(nn.Module):
     """musicnn: a musically motivated CNN tagger over ``(batch, frames, mels)`` log-mel patches.
+
+    Registered in :mod:`musicgenre.models.registry`, so a checkpoint that holds one (or a
+    subclass you register) is rebuilt by :func:`~musicgenre.models.checkpoint.load_checkpoint`.
 
     The model is split the timm way: :meth:`forward_features` (front and mid end, the
     per-frame feature map), :meth:`pool` (the 1,506-d pooled features),

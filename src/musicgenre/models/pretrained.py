@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import torch
 from safetensors import SafetensorError
@@ -154,13 +154,25 @@ def weights_path(name: str) -> Path:
     return Path(str(importlib.resources.files("musicgenre.models") / "weights" / entry.weights))
 
 
+@overload
+def load_pretrained(
+    name: str, *, weights: str | os.PathLike[str] | None = None, verify: bool = True
+) -> Musicnn: ...  # pragma: no cover
+
+
+@overload
+def load_pretrained(
+    name: str, *, model_cls: type[MusicnnT], weights: str | os.PathLike[str] | None = None, verify: bool = True
+) -> MusicnnT: ...  # pragma: no cover
+
+
 def load_pretrained(
     name: str,
     *,
-    model_cls: type[MusicnnT] = Musicnn,  # type: ignore[assignment]
+    model_cls: type[Musicnn] = Musicnn,
     weights: str | os.PathLike[str] | None = None,
     verify: bool = True,
-) -> MusicnnT:
+) -> Musicnn:
     """Build the pretrained model *name* with its packaged weights, in eval mode.
 
     Parameters

@@ -4,22 +4,26 @@ Model classes register themselves where they are defined (``@register_model`` ab
 class), so :func:`~musicgenre.models.checkpoint.load_checkpoint` rebuilds them by name
 without importing them itself. Register your own subclass the same way before loading a
 checkpoint that holds it.
+
+A registered class is an ``nn.Module`` that a checkpoint can rebuild: it has
+``get_config()`` (plain values), a ``from_config(config)`` class method and a
+``num_classes`` property. :class:`~musicgenre.models.GenreCNN` and its subclasses,
+:class:`~musicgenre.models.musicnn.Musicnn` and the transfer-learning models are.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, TypeVar
+
+from torch import nn
 
 from musicgenre.errors import ConfigurationError
 
-if TYPE_CHECKING:
-    from musicgenre.models.cnn import GenreCNN
-
 __all__ = ["get_model_class", "register_model", "registered_models"]
 
-ModelClass = TypeVar("ModelClass", bound="type[GenreCNN]")
+ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
 
-_MODELS: dict[str, type[GenreCNN]] = {}
+_MODELS: dict[str, type[nn.Module]] = {}
 
 
 def register_model(cls: ModelClass) -> ModelClass:
@@ -38,8 +42,8 @@ def register_model(cls: ModelClass) -> ModelClass:
     return cls
 
 
-def get_model_class(name: str) -> type[GenreCNN]:
-    """The registered model class called *name*.
+def get_model_class(name: str) -> type[Any]:
+    """The registered model class called *name* (an ``nn.Module`` subclass; see the module's notes).
 
     Raises
     ------
