@@ -5,7 +5,9 @@ lookup by name) <- :mod:`~musicgenre.models.checkpoint` (save and load, rebuildi
 through the registry) <- :mod:`~musicgenre.models.cnn` <- :mod:`~musicgenre.models.image_cnn`;
 :mod:`~musicgenre.models.fast` (the inference copy of any model) depends on none of them.
 The pretrained tagger :mod:`~musicgenre.models.musicnn` sits beside ``cnn`` (it needs only
-the registry), and :mod:`~musicgenre.models.pretrained` loads its packaged weights.
+the registry), and :mod:`~musicgenre.models.pretrained` loads its packaged weights;
+:mod:`~musicgenre.models.transfer` puts a genre head on a pretrained backbone (the
+``"pretrained"`` recipe's model).
 """
 
 from musicgenre.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -22,6 +24,7 @@ from musicgenre.models.pretrained import (
     weights_path,
 )
 from musicgenre.models.registry import get_model_class, register_model, registered_models
+from musicgenre.models.transfer import MusicnnClassifier, MusicnnFrames, TransferConfig, TransferHead
 
 __all__ = [
     "IMAGE_CNN_CONFIG",
@@ -31,10 +34,14 @@ __all__ = [
     "GenreCNN",
     "GenreCNNConfig",
     "Musicnn",
+    "MusicnnClassifier",
     "MusicnnConfig",
+    "MusicnnFrames",
     "PretrainedModel",
     "SpectrogramImageCNN",
     "TimbralAlgorithm",
+    "TransferConfig",
+    "TransferHead",
     "fold_batch_norm",
     "get_model_class",
     "list_pretrained",
