@@ -171,7 +171,8 @@ def test_predict_timeline_and_overlap(trained: Path, held_out: Path, capsys: pyt
     track = held_out / "blues.wav"
     assert main(["predict", "-c", str(trained), str(track), "--format", "json", "--timeline", "--overlap", "0.5"]) == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
-    assert [s["start"] for s in result["timeline"]] == pytest.approx([0.0, 1.0, 2.0, 3.0])
+    # 63-frame windows every round(63 * 0.5) = 32 frames of 256 samples: 1.024 s apart.
+    assert [s["start"] for s in result["timeline"]] == pytest.approx([0.0, 1.024, 2.048, 3.072])
     assert result["timeline"][-1]["end"] == pytest.approx(5.0)
     assert result["segments"] == 4
 

@@ -316,18 +316,37 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from musicgenre.experiment import evaluate_checkpoint
 
     out = args.out or args.checkpoint.parent / f"evaluate-{args.part}"
-    metrics = evaluate_checkpoint(
-        args.checkpoint, args.root, part=args.part, scheme=args.scheme, seed=args.seed, out=out, device=args.device
+    result = evaluate_checkpoint(
+        args.checkpoint,
+        args.root,
+        part=args.part,
+        scheme=args.scheme,
+        seed=args.seed,
+        out=out,
+        device=args.device,
+        allow_missing=args.allow_missing,
     )
+    metrics = result.metrics
     if args.format == "json":
-        _print_json({"checkpoint": str(args.checkpoint), "part": args.part, "out": str(out), **metrics.to_dict()})
+        _print_json(
+            _nan_to_none({"checkpoint": str(args.checkpoint), "out": str(out), **result.summary(), **metrics.to_dict()})
+        )
         return 0
     worst, worst_recall = metrics.worst_recall
     print(metrics.report)
+    windows = "first window" if result.windowing.mode == "first" else "all windows"
+    tracks = f"{result.evaluated} tracks" if result.complete else f"{result.evaluated} of {result.expected} tracks"
     print(
-        f"{args.part} accuracy {metrics.accuracy:.3f}, weighted F1 {metrics.f1:.3f}, "
-        f"worst recall {worst} {worst_recall:.2f}"
+        f"{result.part} accuracy {metrics.accuracy:.3f}, weighted F1 {metrics.f1:.3f}, "
+        f"worst recall {worst} {worst_recall:.2f} ({tracks}, {result.split} split, {windows})"
     )
+    if not result.complete:
+        left_out = [*result.missing, *result.changed]
+        shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+        print(
+            f"note: only the tracks that match were scored ({len(result.missing)} missing or unreadable, "
+            f"{len(result.changed)} changed: {shown}); the numbers are not comparable to the full {result.part} part"
+        )
     print(f"wrote metrics.json, report.txt and plots to {out}")
     return 0
 
@@ -434,9 +453,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="part to score: train, validation (or val) or test (default: test)",
     )
     p.add_argument(
-        "--scheme", help="how the data was split: random, 80-20 or filtered (default: the one stored in the checkpoint)"
+        "--scheme",
+        help="re-split the files found with this scheme (random, 80-20 or filtered) instead of scoring the tracks "
+        "the checkpoint lists for the part; needed for checkpoints that list none. A re-split matches training's "
+        "only if exactly the same files decode today",
     )
-    p.add_argument("--seed", type=int, metavar="N", help="split seed (default: the one stored in the checkpoint)")
+    p.add_argument("--seed", type=int, metavar="N", help="re-split with this seed (see --scheme)")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="score the part's tracks that are present and unchanged when some are missing or changed "
+        "(default: refuse), and say so",
+    )
     p.add_argument("--out", type=Path, help="folder for the report and plots (default: CHECKPOINT_DIR/evaluate-PART)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")

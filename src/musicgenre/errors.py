@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "MusicGenreError",
     "MusicGenreWarning",
+    "SplitMismatchError",
     "TruncatedAudioWarning",
 ]
 
@@ -81,6 +82,42 @@ class CheckpointError(MusicGenreError):
 
 class ConfigurationError(MusicGenreError, ValueError):
     """An argument or a configuration value is invalid (also a :class:`ValueError`)."""
+
+
+class SplitMismatchError(DatasetError):
+    """The tracks a checkpoint was trained and tested on are not all in the data given, unchanged.
+
+    Raised by :func:`~musicgenre.experiment.evaluate_checkpoint` (and ``musicgenre
+    evaluate``) when tracks of the part to score are missing from the dataset, or their
+    file content or label changed since training; the message says how many and names a
+    few. ``allow_missing=True`` (``--allow-missing``) scores the tracks that match instead.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what to do.
+    path
+        The dataset folder.
+    missing, changed
+        Ids of the tracks not found, and of those whose content or label changed.
+
+    Attributes
+    ----------
+    missing, changed : tuple of str
+        Ids of the tracks not found, and of those whose content or label changed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        missing: tuple[str, ...] = (),
+        changed: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, path=path)
+        self.missing = missing
+        self.changed = changed
 
 
 class MissingDependencyError(MusicGenreError, ImportError):  # type: ignore[misc]

@@ -1,11 +1,19 @@
 """Whole-track prediction with a trained model: ``GenreClassifier``.
 
-A track of any length is decoded, mixed to mono, resampled to the model's rate and cut
-into windows of the model's clip length (every ``hop`` samples; the last window and a
-track shorter than one window are zero-padded at their end). The windows' log-mel
-spectrograms go through the model in batches, and their softmax probabilities are
-averaged, each weighted by the share of it that holds audio, so a track ending 0.1 s
-into its last window is not swayed by a window of silence.
+A track of any length is decoded, mixed to mono and resampled to the model's rate; its
+log-mel spectrogram is computed once, for the whole track, and cut into the model's
+windows (every ``hop_frames`` frames; the last window, and a track shorter than one
+window, padded with the dB of silence), each finished on its own (``top_db`` below the
+window's peak). The windows go through the model in batches and their softmax
+probabilities are averaged, each weighted by the share of it that holds audio, so a
+track ending 0.1 s into its last window is not swayed by a window of silence.
+
+This is the arithmetic evaluation runs on the feature store
+(:mod:`musicgenre.audio.windowing` cuts the windows, :mod:`musicgenre.models.scoring`
+averages them), so a checkpoint's reported accuracy is what prediction delivers. By
+default :meth:`GenreClassifier.from_checkpoint` serves the windows the model was
+evaluated with: the first window only (the first 5 s) for the reference recipe, windows
+covering the whole track for the improved one.
 
 >>> import tempfile
 >>> from musicgenre.genres import GENRES
@@ -31,14 +39,15 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import DataLoader, Dataset
 
-from musicgenre.audio import functional as F
-from musicgenre.audio.transforms import FeatureConfig, LogMelSpectrogram
+from musicgenre.audio.transforms import FeatureConfig
+from musicgenre.audio.windowing import LogMelFrontEnd, Windowing, WindowMode, cut_windows, track_frames
 from musicgenre.data.base import walk_files
 from musicgenre.device import resolve_device
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
 from musicgenre.io import AUDIO_EXTENSIONS, load_audio
 from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.models.cnn import GenreCNN
+from musicgenre.models.scoring import average_tracks, score_windows
 
 __all__ = [
     "FailedPrediction",
@@ -168,30 +177,26 @@ class _Track:
 
     features: torch.Tensor  # (windows, 1, n_mels, n_frames)
     weights: torch.Tensor  # (windows,): share of each window that holds audio
+    starts: torch.Tensor  # (windows,): first frame of each window
     samples: int  # length of the mono waveform at the model's rate
 
 
 class _Featurizer:
-    """Decode -> mono -> resample -> windows -> log-mel. Picklable, so loader workers run it."""
+    """Decode -> mono -> resample -> whole-track log-mel -> windows. Picklable, so loader workers run it."""
 
-    def __init__(self, config: FeatureConfig, hop: int, chunk: int) -> None:
+    def __init__(self, config: FeatureConfig, windowing: Windowing) -> None:
         self.config = config
-        self.hop = hop
-        self.chunk = chunk  # windows per log-mel call, to bound the STFT's memory on long tracks
-        self.log_mel = LogMelSpectrogram.from_config(config)
+        self.windowing = windowing
+        self.front_end = LogMelFrontEnd(config)
 
     def load(self, path: Path) -> torch.Tensor:
         wave, _ = load_audio(path, sample_rate=self.config.sample_rate, mono=True)
         return wave[0]
 
-    @torch.no_grad()
     def __call__(self, wave: torch.Tensor) -> _Track:
-        clip = self.config.clip_samples
-        windows = F.segments(wave, clip, self.hop)
-        starts = torch.arange(len(windows)) * self.hop
-        weights = (len(wave) - starts).clamp(max=clip) / clip
-        features = torch.cat([self.log_mel(part) for part in torch.split(windows, self.chunk)]).unsqueeze(1)
-        return _Track(features, weights, len(wave))
+        frames = track_frames(wave, self.front_end, self.windowing)
+        track = cut_windows(frames, self.front_end, self.windowing)
+        return _Track(track.windows, track.weights, track.starts, len(wave))
 
 
 @dataclass(frozen=True)
@@ -232,10 +237,17 @@ class GenreClassifier:
         Label names in the model's output order.
     features
         The feature settings the model was trained with (default: the reference's). Their
-        ``clip_samples`` is the window length.
+        ``n_frames`` (``clip_samples`` of audio) is the window length.
+    windowing
+        Which windows to score and how to average them
+        (:class:`~musicgenre.audio.windowing.Windowing`): ``mode="all"`` (windows covering
+        the whole track) or ``"first"`` (the first window only, as the reference recipe is
+        evaluated), the hop in frames, and the averaging rule. Default: all windows, back to
+        back, probabilities averaged.
     overlap
-        Fraction of a window that the next one overlaps, in ``[0, 1)``: 0 (default) cuts
-        the track into back-to-back windows, 0.5 starts one every half window.
+        Shorthand for ``windowing=Windowing.from_overlap(overlap, n_frames)``: all windows,
+        each overlapping the next by this fraction, in ``[0, 1)`` (0.5: a new window every
+        half window). Not together with *windowing*.
     batch_size
         Windows per forward pass.
     device
@@ -243,8 +255,10 @@ class GenreClassifier:
 
     Attributes
     ----------
+    windowing : Windowing
+        The windows scored.
     hop : int
-        Samples between window starts, ``round(clip_samples * (1 - overlap))``.
+        Samples between window starts, ``hop_frames * hop_length``.
 
     Raises
     ------
@@ -258,7 +272,7 @@ class GenreClassifier:
     >>> classifier = GenreClassifier(GenreCNN(seed=0), GENRES, overlap=0.5)
     >>> prediction = classifier.predict(torch.zeros(22050 * 12), timeline=True)
     >>> prediction.segments, [s.start for s in prediction.timeline][:3]
-    (4, [0.0, 2.494..., 4.988...])
+    (4, [0.0, 2.507..., 5.015...])
     >>> round(sum(prediction.probabilities.values()), 4)
     1.0
     """
@@ -269,42 +283,64 @@ class GenreClassifier:
         classes: Sequence[str],
         features: FeatureConfig | None = None,
         *,
-        overlap: float = 0.0,
+        windowing: Windowing | None = None,
+        overlap: float | None = None,
         batch_size: int = 32,
         device: str | torch.device = "cpu",
     ) -> None:
         self.features = features or FeatureConfig()
         self.classes = tuple(classes)
         _check_fits(model, self.classes, self.features)
-        if not 0.0 <= overlap < 1.0:
-            raise ConfigurationError(f"overlap must be in [0, 1), got {overlap}")
+        if windowing is not None and overlap is not None:
+            raise ConfigurationError("pass windowing or overlap, not both")
+        if overlap is not None:
+            windowing = Windowing.from_overlap(overlap, self.features.n_frames)
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
-        self.overlap = overlap
+        self.windowing = windowing or Windowing()
         self.batch_size = batch_size
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
-        self.hop = max(1, round(self.features.clip_samples * (1.0 - overlap)))
-        self._featurizer = _Featurizer(self.features, self.hop, batch_size)
+        self.hop = self.windowing.hop(self.features.n_frames) * self.features.hop_length
+        self._featurizer = _Featurizer(self.features, self.windowing)
+
+    @property
+    def overlap(self) -> float:
+        """Fraction of a window that the next one overlaps (0 for back-to-back windows and for ``"first"``)."""
+        if self.windowing.mode == "first":
+            return 0.0
+        n = self.features.n_frames
+        return max(0.0, 1.0 - self.windowing.hop(n) / n)
 
     @classmethod
     def from_checkpoint(
         cls,
         path: StrPath,
         *,
+        windows: WindowMode | None = None,
         overlap: float | None = None,
         batch_size: int = 32,
         device: str | torch.device = "cpu",
     ) -> GenreClassifier:
         """Load a checkpoint written by :func:`~musicgenre.models.checkpoint.save_checkpoint`.
 
+        By default the classifier scores the windows the model's recipe was evaluated with,
+        as the checkpoint records them (``windowing``; older files: ``eval_hop``), so its
+        predictions are those behind the checkpoint's reported accuracy. A checkpoint that
+        records neither gets all windows, back to back.
+
         Parameters
         ----------
         path
             The ``.ckpt`` file.
+        windows
+            Override the mode: ``"all"`` scores windows covering the whole track even for a
+            model evaluated on its ``"first"`` window (the reference recipe): usually
+            better on long tracks, but not what the model's reported accuracy measured;
+            ``"first"`` scores the first window only.
         overlap
-            See the class; ``None`` takes the overlap the model's recipe evaluates with
-            (stored in the checkpoint as ``eval_hop``), or 0 if it stores none.
+            Override the hop: all windows, overlapping by this fraction (implies
+            ``windows="all"``).
         batch_size, device
             See the class.
 
@@ -316,18 +352,26 @@ class GenreClassifier:
         """
         dev = resolve_device(device) if isinstance(device, str) else device
         checkpoint = load_checkpoint(path, map_location=dev)
-        if overlap is None:
-            hop = checkpoint.extra.get("eval_hop")
-            overlap = 1.0 - float(hop) if isinstance(hop, int | float) and 0 < hop <= 1 else 0.0
         try:
             _check_fits(checkpoint.model, checkpoint.classes, checkpoint.features)
+            stored = checkpoint.windowing
+            if overlap is not None:
+                if windows == "first":
+                    raise ConfigurationError("overlap applies to windows='all', not 'first'")
+                windowing = Windowing.from_overlap(overlap, checkpoint.features.n_frames, average=stored.average)
+            elif windows == "all" and stored.mode == "first":
+                windowing = Windowing("all", None, stored.average)
+            elif windows is not None:
+                windowing = Windowing(windows, stored.hop_frames, stored.average)
+            else:
+                windowing = stored
         except ConfigurationError as exc:
             raise CheckpointError(str(exc), path=Path(path)) from None
         return cls(
             checkpoint.model,
             checkpoint.classes,
             checkpoint.features,
-            overlap=overlap,
+            windowing=windowing,
             batch_size=batch_size,
             device=dev,
         )
@@ -359,38 +403,33 @@ class GenreClassifier:
                 mono = np.zeros(1, dtype=np.float32)
         return torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
 
-    @torch.inference_mode()
-    def _probabilities(self, features: torch.Tensor) -> torch.Tensor:
-        outputs = [
-            torch.softmax(self.model(batch.to(self.device)), dim=1).cpu()
-            for batch in torch.split(features, self.batch_size)
-        ]
-        return torch.cat(outputs)
+    def _logits(self, features: torch.Tensor) -> torch.Tensor:
+        return score_windows(self.model, features, batch_size=self.batch_size, device=self.device).logits
 
     def _prediction(
-        self, path: Path | None, track: _Track, window_probs: torch.Tensor, top_k: int, timeline: bool
+        self, path: Path | None, track: _Track, window_logits: torch.Tensor, top_k: int, timeline: bool
     ) -> Prediction:
-        weights = track.weights.to(window_probs.dtype)
-        mean = (window_probs * weights[:, None]).sum(0) / weights.sum()
+        mean = average_tracks(window_logits, track.weights, [len(window_logits)], self.windowing.average)[0]
         probs = [float(p) for p in mean]
         ranked = sorted(range(len(probs)), key=lambda i: -probs[i])[:top_k]
         rate = self.features.sample_rate
         segments = None
         if timeline:
+            starts = (track.starts * self.features.hop_length).tolist()
             segments = tuple(
                 SegmentPrediction(
-                    start=i * self.hop / rate,
-                    end=min(i * self.hop + self.features.clip_samples, track.samples) / rate,
+                    start=start / rate,
+                    end=min(start + self.features.clip_samples, track.samples) / rate,
                     probabilities=dict(zip(self.classes, (float(p) for p in row), strict=True)),
                 )
-                for i, row in enumerate(window_probs)
+                for start, row in zip(starts, torch.softmax(window_logits, dim=1), strict=True)
             )
         return Prediction(
             path=path,
             top_k=tuple((self.classes[i], probs[i]) for i in ranked),
             probabilities=dict(zip(self.classes, probs, strict=True)),
             duration=track.samples / rate,
-            segments=len(window_probs),
+            segments=len(window_logits),
             timeline=segments,
         )
 
@@ -435,7 +474,7 @@ class GenreClassifier:
             path = Path(source)
             wave = self._featurizer.load(path)
         track = self._featurizer(wave)
-        return self._prediction(path, track, self._probabilities(track.features), k, timeline)
+        return self._prediction(path, track, self._logits(track.features), k, timeline)
 
     def _check_top_k(self, top_k: int) -> int:
         if top_k < 1:
@@ -500,8 +539,8 @@ class GenreClassifier:
         self, batch: list[_Loaded], top_k: int, timeline: bool
     ) -> Iterator[Prediction | FailedPrediction]:
         tracks = [item.track for item in batch if item.track is not None]
-        window_probs = self._probabilities(torch.cat([t.features for t in tracks])) if tracks else torch.empty(0)
-        per_track = iter(torch.split(window_probs, [len(t.features) for t in tracks]))
+        window_logits = self._logits(torch.cat([t.features for t in tracks])) if tracks else torch.empty(0)
+        per_track = iter(torch.split(window_logits, [len(t.features) for t in tracks]))
         for item in batch:
             if item.track is None:
                 yield FailedPrediction(item.path, item.error or "could not be decoded")

@@ -21,6 +21,7 @@ import torch
 
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
+from musicgenre.audio.windowing import Averaging, LogMelFrontEnd, Windowing, cut_windows, window_layout
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNNConfig
 from musicgenre.training.trainer import TrainerConfig
@@ -53,9 +54,14 @@ class Recipe:
     crops_per_track
         Random windows per track per epoch.
     eval_hop
-        ``None``: evaluate the first window only (reference). A fraction: evaluate windows
-        covering the whole track every ``eval_hop * clip`` (0.5 = 50 % overlap) and average
-        their probabilities per track.
+        ``None``: evaluate the first window only (the reference: its first ``clip_ms``).
+        A fraction: evaluate windows covering the whole track every
+        ``round(eval_hop * n_frames)`` frames (0.5 = 50 % overlap) and average them per
+        track (see :attr:`windowing`).
+    eval_average
+        How window outputs are averaged per track: ``"probabilities"`` (the mean of the
+        windows' softmax, weighted by their share of audio) or ``"logits"`` (softmax of
+        the weighted mean logit).
     spec_augment
         ``(max_mask_pct, n_freq_masks, n_time_masks)`` for training, or ``None``.
     gain_db
@@ -70,6 +76,7 @@ class Recipe:
     crop: Literal["start", "random"] = "start"
     crops_per_track: int = 1
     eval_hop: float | None = None
+    eval_average: Averaging = "probabilities"
     spec_augment: tuple[float, int, int] | None = None
     gain_db: float = 0.0
 
@@ -82,8 +89,32 @@ class Recipe:
             raise ConfigurationError(f"Recipe.eval_hop must be in (0, 1] or None, got {self.eval_hop}")
 
     @property
+    def windowing(self) -> Windowing:
+        """The evaluation windows: ``"first"`` without :attr:`eval_hop`, else ``"all"`` at :attr:`eval_hop`.
+
+        The hop is ``round(eval_hop * n_frames)`` frames.
+
+        Checkpoints record it, so :class:`~musicgenre.inference.GenreClassifier` serves the
+        windows the model was evaluated with.
+        """
+        if self.eval_hop is None:
+            return Windowing("first", None, self.eval_average)
+        return Windowing("all", max(1, round(self.features.n_frames * self.eval_hop)), self.eval_average)
+
+    @property
+    def front_end(self) -> LogMelFrontEnd:
+        """The front end of :attr:`features` (whole-track frames, per-window ``top_db``)."""
+        return LogMelFrontEnd(self.features)
+
+    @property
     def max_seconds(self) -> float | None:
-        """How much of each track to extract features for (one window for ``"start"`` without overlap evaluation)."""
+        """How much of each track to extract features for (one window for ``"start"`` without overlap evaluation).
+
+        With a ``"first"`` :attr:`windowing` and ``crop="random"`` the whole track is
+        extracted for training; its first window is then cut from the whole-track
+        spectrogram, which differs from the first clip's own spectrogram (what prediction
+        computes) in the last ``ceil(n_fft / 2 / hop_length)`` frames.
+        """
         if self.crop == "start" and self.eval_hop is None:
             return self.features.clip_ms / 1000
         return None
@@ -102,6 +133,7 @@ class Recipe:
     def train_view(self, generator: torch.Generator) -> View:
         """Per-item training transform on cached ``(1, n_mels, frames)`` features."""
         n_frames = self.features.n_frames
+        front_end = self.front_end
 
         def view(x: torch.Tensor) -> torch.Tensor:
             floor = float(x.amin())
@@ -109,6 +141,7 @@ class Recipe:
                 x = F.random_crop(x, n_frames, generator=generator, pad_value=floor)
             else:
                 x = _start_window(x, n_frames, generator, floor)
+            x = front_end.finish(x)  # the per-window step (top_db below the crop's peak), as evaluated
             if self.gain_db > 0:
                 x = x + (torch.rand(1, generator=generator).item() * 2 - 1) * self.gain_db
             if self.spec_augment is not None:
@@ -125,22 +158,15 @@ class Recipe:
         so a last window holding 0.1 s of music and padding counts for 0.1 s, as in
         :class:`~musicgenre.inference.GenreClassifier`.
         """
-        n_frames = self.features.n_frames
-        if self.eval_hop is None:
-            return torch.ones(1)
-        hop = max(1, round(n_frames * self.eval_hop))
-        count = 1 + max(0, -(-(total_frames - n_frames) // hop))
-        starts = torch.arange(count) * hop
-        return (total_frames - starts).clamp(min=1, max=n_frames).float() / n_frames
+        return window_layout(total_frames, self.features.n_frames, self.windowing)[1]
 
     def eval_windows(self, x: torch.Tensor) -> torch.Tensor:
-        """The evaluation windows of one track's features: ``(n_windows, 1, n_mels, n_frames)``."""
-        n_frames = self.features.n_frames
-        floor = float(x.amin())
-        if self.eval_hop is None:
-            return F.fit_length(x, n_frames, pad_value=floor).unsqueeze(0)
-        hop = max(1, round(n_frames * self.eval_hop))
-        return F.segments(x, n_frames, hop, pad_value=floor)
+        """The evaluation windows of one track's cached features: ``(n_windows, 1, n_mels, n_frames)``.
+
+        See :func:`~musicgenre.audio.windowing.cut_windows` (padding with the dB of silence,
+        ``top_db`` per window).
+        """
+        return cut_windows(x, self.front_end, self.windowing).windows
 
 
 def _start_window(x: torch.Tensor, n_frames: int, generator: torch.Generator, floor: float) -> torch.Tensor:

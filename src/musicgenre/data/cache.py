@@ -5,6 +5,12 @@ epoch. :func:`extract_features` does that work once (in parallel worker processe
 returns a :class:`FeatureSet` whose items are the cached log-mel spectrograms, passed
 through a cheap per-epoch *view* (a crop, SpecAugment...).
 
+What is stored is the whole track's frames as the shared front end computes them
+(:meth:`musicgenre.audio.windowing.LogMelFrontEnd.frames`: the mel spectrogram in dB,
+without the ``top_db`` floor, which is applied per model window), so evaluation on the
+store and :class:`~musicgenre.inference.GenreClassifier` on the files run the same
+arithmetic.
+
 A :class:`FeatureSet` keeps every track in **one** preallocated array, frames
 concatenated along time, with each item's ``[start, stop)`` frames in :attr:`FeatureSet.spans`;
 an item is a view into that array, never a copy. Memory is one block, not thousands of
@@ -35,18 +41,19 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import DataLoader, Dataset
 
-from musicgenre.audio.transforms import FeatureConfig, LogMelSpectrogram
+from musicgenre.audio.transforms import FeatureConfig
+from musicgenre.audio.windowing import LogMelFrontEnd
 from musicgenre.data.base import SkippedFile, warn_skipped
 from musicgenre.data.gtzan import parse_clip_name, track_id
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 from musicgenre.io import load_audio
 
-__all__ = ["CacheMode", "ClipSource", "FeatureSet", "extract_features", "feature_key"]
+__all__ = ["CacheMode", "ClipSource", "FeatureSet", "content_hash", "extract_features", "feature_key"]
 
 #: Where :func:`extract_features` keeps the spectrograms (``"disk"`` also stores them in *cache_dir*).
 CacheMode = Literal["memory", "disk"]
 View = Callable[[torch.Tensor], torch.Tensor]
-_FEATURE_VERSION = 1  # bump when the extraction code changes its output
+_FEATURE_VERSION = 2  # bump when the extraction code changes its output (2: dB without the top_db floor)
 _STORE_FORMAT = "musicgenre.features"
 _STORE_VERSION = 1
 
@@ -90,9 +97,13 @@ def feature_key(config: FeatureConfig, max_samples: int | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _content_hash(path: Path) -> str:
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """A file's content fingerprint: the hex BLAKE2b-128 digest of its bytes.
+
+    The disk cache keys tracks by it, and checkpoints record it for the tracks of each part.
+    """
     digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as fh:
+    with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -251,7 +262,7 @@ class _Extractor(Dataset[_Extracted]):
         self.config = config
         self.max_samples = max_samples
         self.stored = stored  # content hashes the store holds; None without a disk cache
-        self.log_mel = LogMelSpectrogram.from_config(config)
+        self.front_end = LogMelFrontEnd(config)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -260,16 +271,14 @@ class _Extractor(Dataset[_Extracted]):
         wave, _ = load_audio(path, sample_rate=self.config.sample_rate, mono=True)
         if self.max_samples is not None:
             wave = wave[..., : self.max_samples]
-        with torch.no_grad():
-            features: torch.Tensor = self.log_mel(wave)
-        return features
+        return self.front_end.frames(wave)
 
     def __getitem__(self, index: int) -> _Extracted:
         path = self.files[index]
         try:
             if self.stored is None:
                 return _Extracted(index, self.compute(path), None)
-            digest = _content_hash(path)
+            digest = content_hash(path)
             if digest in self.stored:
                 return _Extracted(index, None, None, digest)
             return _Extracted(index, self.compute(path), None, digest)

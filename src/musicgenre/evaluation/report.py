@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from musicgenre.errors import MissingDependencyError
 from musicgenre.evaluation.metrics import ClassificationMetrics, classification_metrics
 from musicgenre.evaluation.plots import plot_confusion_matrix, plot_history, plot_tsne
 from musicgenre.evaluation.tracks import TrackOutputs
-from musicgenre.models.checkpoint import save_checkpoint
+from musicgenre.models.checkpoint import PartRecord, save_checkpoint
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.recipes import Recipe
 from musicgenre.training.callbacks import History
@@ -69,9 +69,15 @@ def write_outputs(
     evaluated_on: str,
     seed: int,
     plots: bool = True,
+    parts: Mapping[str, PartRecord] | None = None,
     **extra: Any,
 ) -> ClassificationMetrics:
-    """Write metrics.json, report.txt, the plots (loss, confusion, t-SNE) and model.ckpt into *out*."""
+    """Write metrics.json, report.txt, the plots (loss, confusion, t-SNE) and model.ckpt into *out*.
+
+    The checkpoint records the recipe, the windows *predictions* scored
+    (:attr:`TrackOutputs.windowing <musicgenre.evaluation.tracks.TrackOutputs.windowing>`) and,
+    with *parts*, the tracks of each part of the split; ``metrics.json`` records the windows too.
+    """
     target = Path(out)
     metrics = classification_metrics(predictions.targets, predictions.predicted, data.classes)
     summary = {
@@ -80,6 +86,7 @@ def write_outputs(
         "seed": seed,
         "track_accuracy": metrics.accuracy,
         "segment_accuracy": predictions.window_accuracy,
+        "windows": predictions.windowing.to_dict(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "history": history.to_dict() if history is not None else None,
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in data.skipped],
@@ -93,12 +100,9 @@ def write_outputs(
         classes=data.classes,
         features=recipe.features,
         metrics={"accuracy": metrics.accuracy, "f1_weighted": metrics.f1, "evaluated_on": evaluated_on},
-        extra={
-            "recipe": recipe.name,
-            "eval_hop": recipe.eval_hop,
-            "seed": seed,
-            **{k: v for k, v in extra.items() if k == "scheme"},
-        },
+        extra={"recipe": recipe.name, "seed": seed, **{k: v for k, v in extra.items() if k == "scheme"}},
+        windowing=predictions.windowing,
+        parts=parts,
     )
     if plots:
         try:

@@ -1,16 +1,23 @@
-"""Whole-track evaluation: every track cut into the recipe's windows, their probabilities averaged.
+"""Whole-track evaluation: every track cut into the recipe's windows, their outputs averaged.
 
 :func:`evaluate_tracks` scores a set of tracks of a :class:`~musicgenre.data.cache.FeatureSet`
 and returns :class:`TrackOutputs`; :class:`TrackTrainer` is the
 :class:`~musicgenre.training.trainer.Trainer` whose validation scores whole tracks the same
 way, and :func:`track_loader` the batches both read.
+
+The windows are cut by :func:`~musicgenre.audio.windowing.cut_windows` and the model's
+outputs averaged by :func:`~musicgenre.models.scoring.average_tracks`: the functions
+:class:`~musicgenre.inference.GenreClassifier` calls on files, so a model's evaluated
+per-track probabilities are what prediction serves (within float rounding of batching).
+The recipe's :attr:`~musicgenre.recipes.Recipe.windowing` decides the windows: the
+reference's ``"first"`` window only, or ``"all"`` windows covering the track.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,9 +26,11 @@ from numpy.typing import NDArray
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from musicgenre.audio.windowing import FrontEnd, Windowing, cut_windows
 from musicgenre.data.cache import FeatureSet
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNN
+from musicgenre.models.scoring import average_tracks, score_windows
 from musicgenre.recipes import Recipe, get_recipe
 from musicgenre.training.trainer import Trainer
 
@@ -32,16 +41,16 @@ Indices = Sequence[int] | NDArray[np.int64]
 
 
 class _TrackWindows(Dataset[tuple[torch.Tensor, torch.Tensor, int]]):
-    def __init__(self, data: FeatureSet, indices: Indices, recipe: Recipe) -> None:
-        self.data, self.indices, self.recipe = data, [int(i) for i in indices], recipe
+    def __init__(self, data: FeatureSet, indices: Indices, front_end: FrontEnd, windowing: Windowing) -> None:
+        self.data, self.indices = data, [int(i) for i in indices]
+        self.front_end, self.windowing = front_end, windowing
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        features = self.data.spectrogram(self.indices[i])
-        windows = self.recipe.eval_windows(features)
-        return windows, self.recipe.window_weights(features.shape[-1]), self.data.targets[self.indices[i]]
+        track = cut_windows(self.data.spectrogram(self.indices[i]), self.front_end, self.windowing)
+        return track.windows, track.weights, self.data.targets[self.indices[i]]
 
 
 def _collate_tracks(
@@ -54,9 +63,21 @@ def _collate_tracks(
     return windows, weights, targets, counts
 
 
-def track_loader(data: FeatureSet, indices: Indices, recipe: Recipe, tracks_per_batch: int = 8) -> DataLoader[Any]:
-    """Batches of whole tracks: ``(windows, window_weights, targets, windows_per_track)``."""
-    return DataLoader(_TrackWindows(data, indices, recipe), batch_size=tracks_per_batch, collate_fn=_collate_tracks)
+def track_loader(
+    data: FeatureSet,
+    indices: Indices,
+    recipe: Recipe,
+    tracks_per_batch: int = 8,
+    *,
+    windowing: Windowing | None = None,
+) -> DataLoader[Any]:
+    """Batches of whole tracks: ``(windows, window_weights, targets, windows_per_track)``.
+
+    The windows are the recipe's :attr:`~musicgenre.recipes.Recipe.windowing` (or *windowing*)
+    cut from each cached spectrogram by :func:`~musicgenre.audio.windowing.cut_windows`.
+    """
+    dataset = _TrackWindows(data, indices, recipe.front_end, windowing or recipe.windowing)
+    return DataLoader(dataset, batch_size=tracks_per_batch, collate_fn=_collate_tracks)
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,8 @@ class TrackOutputs:
         Mean window embedding per track, ``(tracks, features)``.
     window_correct, window_total
         Windows classified correctly on their own, and all windows (per-segment accuracy).
+    windowing
+        The windows scored (``"first"`` or ``"all"``, their hop, the averaging rule).
     """
 
     targets: NDArray[np.int64]
@@ -80,6 +103,7 @@ class TrackOutputs:
     embeddings: NDArray[np.float32]
     window_correct: int
     window_total: int
+    windowing: Windowing = field(default_factory=Windowing)
 
     @property
     def predicted(self) -> NDArray[np.int64]:
@@ -92,28 +116,25 @@ class TrackOutputs:
         return self.window_correct / self.window_total if self.window_total else math.nan
 
 
-@torch.no_grad()
 def _track_outputs(
     model: GenreCNN, loader: DataLoader[Any], device: torch.device
 ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int], int, int]:
-    model.eval()
-    probs, embs, targets, correct, total = [], [], [], 0, 0
+    probs: list[torch.Tensor] = []
+    embs: list[torch.Tensor] = []
+    targets: list[int] = []
+    correct = total = 0
+    dataset = loader.dataset
+    mode = dataset.windowing.average if isinstance(dataset, _TrackWindows) else "probabilities"
     for windows, weights, target, counts in loader:
-        features = model.forward_features(windows.to(device))
-        embedding = model.forward_head(features, pre_logits=True)
-        window_probs = torch.softmax(model.classifier(embedding), dim=1).cpu()
+        scores = score_windows(model, windows, device=device, embeddings=True)
+        assert scores.embeddings is not None
         sizes = counts.tolist()
-        per_track = zip(
-            torch.split(window_probs, sizes),
-            torch.split(embedding.cpu(), sizes),
-            torch.split(weights, sizes),
-            strict=True,
-        )
-        for i, (p, e, w) in enumerate(per_track):
-            probs.append((p * w[:, None]).sum(0) / w.sum())
+        probs.extend(average_tracks(scores.logits, weights, sizes, mode))
+        per_track = zip(torch.split(scores.logits, sizes), torch.split(scores.embeddings, sizes), strict=True)
+        for i, (logits, e) in enumerate(per_track):
             embs.append(e.mean(0))
-            correct += int((p.argmax(1) == target[i]).sum())
-            total += len(p)
+            correct += int((logits.argmax(1) == target[i]).sum())
+            total += len(logits)
         targets.extend(target.tolist())
     return probs, embs, targets, correct, total
 
@@ -142,13 +163,44 @@ class TrackTrainer(Trainer):
 
 
 def evaluate_tracks(
-    model: GenreCNN, data: FeatureSet, indices: Indices, recipe: str | Recipe, *, device: str = "cpu"
+    model: GenreCNN,
+    data: FeatureSet,
+    indices: Indices,
+    recipe: str | Recipe,
+    *,
+    device: str = "cpu",
+    windowing: Windowing | None = None,
 ) -> TrackOutputs:
-    """Predict every track in *indices* from all its evaluation windows."""
+    """Predict every track in *indices* from its evaluation windows.
+
+    Parameters
+    ----------
+    model
+        The trained model.
+    data
+        The feature store (whole-track frames of the recipe's front end).
+    indices
+        Items of *data* to score.
+    recipe
+        Its front end and :attr:`~musicgenre.recipes.Recipe.windowing` decide the windows.
+    device
+        Where the model runs.
+    windowing
+        Override the recipe's windowing (a checkpoint's stored one, say).
+
+    Returns
+    -------
+    TrackOutputs
+        Per-track probabilities equal to what
+        :meth:`GenreClassifier.predict_many <musicgenre.inference.GenreClassifier.predict_many>`
+        returns for the same files with the same windowing (within float rounding).
+    """
     rec = get_recipe(recipe)
+    chosen = windowing or rec.windowing
     dev = torch.device(device)
     model.to(dev)
-    probs, embs, targets, correct, total = _track_outputs(model, track_loader(data, indices, rec), dev)
+    loader = track_loader(data, indices, rec, windowing=chosen)
+    probs, embs, targets, correct, total = _track_outputs(model, loader, dev)
     if not targets:
         raise ConfigurationError("no tracks to evaluate")
     return TrackOutputs(
@@ -157,4 +209,5 @@ def evaluate_tracks(
         embeddings=torch.stack(embs).numpy().astype(np.float32),
         window_correct=correct,
         window_total=total,
+        windowing=chosen,
     )

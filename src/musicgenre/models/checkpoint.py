@@ -7,7 +7,10 @@ and the classes can offer ``from_checkpoint`` without an import cycle.
 A checkpoint is a ``torch.save`` file holding only plain containers, strings, numbers and
 tensors, so :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)``: a
 tampered file cannot run code. It records the model class and config, the class labels in
-order, the feature settings, the library version and any metrics.
+order, the feature settings, the library version and any metrics; a training run adds the
+windows its recipe is evaluated with (:attr:`Checkpoint.windowing`) and the tracks of each
+part of its split (:attr:`Checkpoint.parts`: ids, content hashes and labels), so evaluation
+and prediction later use exactly those.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import torch
 
 from musicgenre._version import __version__
 from musicgenre.audio.transforms import FeatureConfig
+from musicgenre.audio.windowing import Windowing
 from musicgenre.errors import CheckpointError, ConfigurationError
 from musicgenre.models.registry import get_model_class
 
 if TYPE_CHECKING:
     from musicgenre.models.cnn import GenreCNN
 
-__all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "PartRecord", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "musicgenre.checkpoint"
 FORMAT_VERSION = 1
@@ -53,6 +57,51 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_plain(v) for v in value)
     return value
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """The tracks of one part of a split (train, validation or test), as a checkpoint stores them.
+
+    Attributes
+    ----------
+    ids
+        Track ids (:attr:`FeatureSet.track_ids <musicgenre.data.cache.FeatureSet.track_ids>`).
+    hashes
+        Each file's content hash (:func:`musicgenre.data.cache.content_hash`).
+    labels
+        Each track's class name.
+    """
+
+    ids: tuple[str, ...]
+    hashes: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not len(self.ids) == len(self.hashes) == len(self.labels):
+            raise ConfigurationError(
+                f"a part needs one hash and label per id; got {len(self.ids)} ids, "
+                f"{len(self.hashes)} hashes, {len(self.labels)} labels"
+            )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """Plain lists (what the checkpoint holds)."""
+        return {"ids": list(self.ids), "hashes": list(self.hashes), "labels": list(self.labels)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PartRecord:
+        """Rebuild from :meth:`to_dict`'s output."""
+        try:
+            return cls(
+                tuple(str(x) for x in data["ids"]),
+                tuple(str(x) for x in data["hashes"]),
+                tuple(str(x) for x in data["labels"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ConfigurationError(f"a stored part needs ids, hashes and labels ({exc})") from None
 
 
 @dataclass
@@ -82,6 +131,44 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
     version: str = __version__
 
+    @property
+    def windowing(self) -> Windowing:
+        """The windows the model's recipe is evaluated with, as stored in :attr:`extra`.
+
+        ``extra["windowing"]`` (written by :func:`~musicgenre.experiment.run_experiment`);
+        else, for older files, ``extra["eval_hop"]`` (``None``: the first window; a
+        fraction: all windows every ``round(eval_hop * n_frames)`` frames); else all
+        windows, back to back.
+
+        Raises
+        ------
+        ConfigurationError
+            If the stored value is not a valid windowing.
+        """
+        stored = self.extra.get("windowing")
+        if isinstance(stored, Mapping):
+            return Windowing.from_dict(dict(stored))
+        if "eval_hop" in self.extra:
+            hop = self.extra["eval_hop"]
+            if hop is None:
+                return Windowing("first")
+            if isinstance(hop, int | float) and 0 < hop <= 1:
+                return Windowing("all", max(1, round(self.features.n_frames * float(hop))))
+            raise ConfigurationError(f"eval_hop must be None or in (0, 1], got {hop!r}")
+        return Windowing()
+
+    @property
+    def parts(self) -> dict[str, PartRecord] | None:
+        """The tracks of each part of the training run's split (``"train"``, ``"validation"``, ``"test"``).
+
+        ``None`` for a checkpoint that stores none (written by :func:`save_checkpoint`
+        without *parts*, or by musicgenre 0.1.0).
+        """
+        stored = self.extra.get("parts")
+        if not isinstance(stored, Mapping):
+            return None
+        return {str(name): PartRecord.from_dict(part) for name, part in stored.items()}
+
 
 def save_checkpoint(
     path: str | os.PathLike[str],
@@ -91,6 +178,8 @@ def save_checkpoint(
     features: FeatureConfig | None = None,
     metrics: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
+    windowing: Windowing | None = None,
+    parts: Mapping[str, PartRecord] | None = None,
 ) -> Path:
     """Write *model* and its context to *path* atomically (temp file, then rename).
 
@@ -108,6 +197,10 @@ def save_checkpoint(
         JSON-like metrics to keep with the weights.
     extra
         Other plain values or tensors (e.g. trainer state for resuming).
+    windowing
+        The windows the model is evaluated with (read back as :attr:`Checkpoint.windowing`).
+    parts
+        The tracks of each part of the split (read back as :attr:`Checkpoint.parts`).
 
     Returns
     -------
@@ -126,7 +219,13 @@ def save_checkpoint(
         "classes": list(classes),
         "features": (features or FeatureConfig()).to_dict(),
         "metrics": _plain(dict(metrics or {})),
-        "extra": _plain(dict(extra or {})),
+        "extra": _plain(
+            {
+                **dict(extra or {}),
+                **({"windowing": windowing.to_dict()} if windowing is not None else {}),
+                **({"parts": {name: part.to_dict() for name, part in parts.items()}} if parts is not None else {}),
+            }
+        ),
     }
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
