@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         wav = mg.GTZANDataset(wav_root, transform=mg.ClipFeatures(features, torch.Generator().manual_seed(0)))
         cached = extract_features(wav, features, max_seconds=5.0, progress=False)
         train_idx = list(range(train_clips))
-        cached_train = cached.with_view(REFERENCE.train_view(torch.Generator().manual_seed(0)), train_idx)
+        cached_train = cached.with_view(REFERENCE.train_view(), train_idx, seed=0)
         ready = [
             (torch.stack([cached_train[i][0] for i in range(b, min(b + 32, train_clips))]),
              torch.tensor(cached.targets[b : b + 32]))

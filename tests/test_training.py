@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from musicgenre.errors import ConfigurationError
+from musicgenre.errors import ConfigurationError, NonFiniteLossError
 from musicgenre.models import GenreCNN
 from musicgenre.training import Callback, EarlyStopping, EpochMetrics, History, Trainer, TrainerConfig
 
@@ -310,3 +311,72 @@ def test_empty_training_dataset_raises() -> None:
     empty = TensorDataset(torch.zeros(0, 2), torch.zeros(0, dtype=torch.int64))
     with pytest.raises(ConfigurationError, match="empty"):
         Trainer(TrainerConfig(max_epochs=1, patience=None, progress=False)).fit(nn.Linear(2, 3), empty)
+
+
+# -- a trainer used again, and divergence ------------------------------------------------------
+
+
+def test_a_reused_trainer_starts_each_fit_afresh(rng: np.random.Generator) -> None:
+    val = _noisy_labels(rng, 200, flip=0.0)
+    learnable, noise = _noisy_labels(rng, 80, flip=0.1), _noisy_labels(rng, 80, flip=0.5)
+    snapshots = Snapshots()
+    trainer = Trainer(
+        TrainerConfig(lr=3e-3, batch_size=8, max_epochs=30, patience=3, progress=False), callbacks=[snapshots]
+    )
+
+    first, second = _mlp(seed=0), _mlp(seed=1)
+    history_a = trainer.fit(first, learnable, val)
+    weights_a, epochs_a = _state(first), len(history_a.epochs)
+    history_b = trainer.fit(second, noise, val)  # learns nothing: never reaches model A's best loss
+
+    assert min(history_b.column("val_loss")) > min(history_a.column("val_loss"))
+    assert history_b is not history_a
+    assert len(history_a.epochs) == epochs_a  # model A's record is left alone
+    assert history_b.best_epoch is not None
+    # Model B ends with its own best weights, never with model A's.
+    assert not _equal_states(_state(second), weights_a)
+    assert _equal_states(_state(second), snapshots.states[history_b.best_epoch])
+
+
+class _PoisonAfter(Callback):
+    """Puts a NaN into the model's first weight at the end of epoch *epoch*."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+        if metrics.epoch == self.epoch:
+            with torch.no_grad():
+                next(model.parameters()).view(-1)[0] = math.nan
+
+
+def test_a_nan_training_loss_raises_naming_the_epoch_and_step(rng: np.random.Generator) -> None:
+    x = torch.randn(16, 2)
+    x[9, 0] = math.nan  # unshuffled batches of 4: item 9 is in step 3
+    loader = DataLoader(TensorDataset(x, torch.zeros(16, dtype=torch.int64)), batch_size=4)
+
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 3") as caught:
+        Trainer(TrainerConfig(max_epochs=3, patience=None, progress=False)).fit(nn.Linear(2, 3), loader)
+    assert (caught.value.epoch, caught.value.step) == (1, 3)
+
+    # Weights that diverge after epoch 2 give a NaN loss at epoch 3's first step.
+    trainer = Trainer(TrainerConfig(max_epochs=5, patience=None, progress=False), callbacks=[_PoisonAfter(2)])
+    with pytest.raises(NonFiniteLossError, match=r"epoch 3, step 1"):
+        trainer.fit(nn.Linear(2, 3), _blobs(rng, 5))
+
+
+def test_a_nan_validation_loss_raises_naming_the_epoch(rng: np.random.Generator) -> None:
+    class NanWhenEvaluated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(2, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits: torch.Tensor = self.linear(x)
+            return logits if self.training else logits * math.nan
+
+    trainer = Trainer(TrainerConfig(max_epochs=5, patience=3, progress=False))
+    with pytest.raises(NonFiniteLossError, match=r"validation loss after epoch 1 is nan") as caught:
+        trainer.fit(NanWhenEvaluated(), _blobs(rng, 5), _blobs(rng, 5))
+    assert (caught.value.epoch, caught.value.step) == (1, None)
+    assert not isinstance(caught.value, ConfigurationError)  # not "pass validation data"

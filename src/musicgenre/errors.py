@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "MusicGenreError",
     "MusicGenreWarning",
+    "NonFiniteLossError",
     "SplitMismatchError",
     "TruncatedAudioWarning",
 ]
@@ -125,6 +126,32 @@ class MissingDependencyError(MusicGenreError, ImportError):  # type: ignore[misc
 
     The message names the ``pip install`` command that brings it.
     """
+
+
+class NonFiniteLossError(MusicGenreError):
+    """Training diverged: the training or validation loss became NaN or infinite.
+
+    Parameters
+    ----------
+    message
+        What happened, naming the epoch (and the step), and what to try.
+    epoch
+        The 1-based epoch.
+    step
+        The 1-based batch of that epoch (training), or ``None`` (validation).
+
+    Attributes
+    ----------
+    epoch : int
+        The 1-based epoch.
+    step : int or None
+        The 1-based batch of that epoch, or ``None`` for the validation loss.
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
 
 
 class MusicGenreWarning(UserWarning):

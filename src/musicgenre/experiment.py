@@ -29,8 +29,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from musicgenre.audio.windowing import Windowing
 from musicgenre.data.cache import CacheMode, FeatureSet, content_hash, extract_features
 from musicgenre.data.gtzan import GTZANDataset
@@ -111,8 +109,8 @@ def train_model(
     rec = get_recipe(recipe)
     config = replace(rec.trainer, seed=seed, device=device, max_epochs=max_epochs or rec.trainer.max_epochs)
     model = GenreCNN(rec.model_config(len(data.classes)), seed=seed)
-    generator = torch.Generator().manual_seed(seed + 1)
-    train_set = data.with_view(rec.train_view(generator), [int(i) for i in train_indices] * rec.crops_per_track)
+    repeated = [int(i) for i in train_indices] * rec.crops_per_track
+    train_set = data.with_view(rec.train_view(), repeated, seed=seed + 1)  # each item's draws: (seed, epoch, item)
     trainer = TrackTrainer(config, callbacks)
     history = trainer.fit(model, train_set, track_loader(data, val_indices, rec))
     return model, history

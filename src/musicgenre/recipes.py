@@ -13,7 +13,6 @@ Define your own with ``dataclasses.replace(IMPROVED, name="mine", ...)`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,9 +25,61 @@ from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNNConfig
 from musicgenre.training.trainer import TrainerConfig
 
-__all__ = ["IMPROVED", "RECIPES", "REFERENCE", "Recipe", "get_recipe", "register_recipe"]
+__all__ = ["IMPROVED", "RECIPES", "REFERENCE", "Recipe", "TrainView", "get_recipe", "register_recipe"]
 
-View = Callable[[torch.Tensor], torch.Tensor]
+
+@dataclass(frozen=True)
+class TrainView:
+    """The training view of cached ``(1, n_mels, frames)`` features: a window, random gain, SpecAugment.
+
+    A picklable object (not a closure), so loader workers can receive it under any start
+    method. It keeps no random state: every call draws from the *generator* it is given,
+    which :meth:`FeatureSet.with_view <musicgenre.data.cache.FeatureSet.with_view>` with a
+    seed derives from ``(seed, epoch, item)``.
+
+    Attributes
+    ----------
+    n_frames
+        Window length in frames.
+    crop
+        ``"random"``: a window from a uniformly random start; ``"start"``: the first window
+        (a shorter input is padded at a random split point, as the reference does).
+    gain_db
+        Random gain drawn uniformly in ``[-gain_db, gain_db]`` dB (0: off).
+    spec_augment
+        ``(max_mask_pct, n_freq_masks, n_time_masks)``, or ``None``.
+    front_end
+        Its per-window step (``top_db`` below the window's peak) is applied to the window,
+        as in evaluation; ``None``: none.
+
+    Examples
+    --------
+    >>> view = TrainView(n_frames=4, crop="random")
+    >>> tuple(view(torch.randn(1, 2, 10), torch.Generator().manual_seed(0)).shape)
+    (1, 2, 4)
+    """
+
+    n_frames: int
+    crop: Literal["start", "random"] = "start"
+    gain_db: float = 0.0
+    spec_augment: tuple[float, int, int] | None = None
+    front_end: LogMelFrontEnd | None = None
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The view of *x*, drawing every random number from *generator*."""
+        floor = float(x.amin())
+        if self.crop == "random":
+            x = F.random_crop(x, self.n_frames, generator=generator, pad_value=floor)
+        else:
+            x = _start_window(x, self.n_frames, generator, floor)
+        if self.front_end is not None:
+            x = self.front_end.finish(x)  # the per-window step (top_db below the crop's peak), as evaluated
+        if self.gain_db > 0:
+            x = x + (torch.rand(1, generator=generator).item() * 2 - 1) * self.gain_db
+        if self.spec_augment is not None:
+            pct, n_freq, n_time = self.spec_augment
+            x = F.spec_augment(x, max_mask_pct=pct, n_freq_masks=n_freq, n_time_masks=n_time, generator=generator)
+        return x
 
 
 @dataclass(frozen=True)
@@ -130,26 +181,9 @@ class Recipe:
             }
         )
 
-    def train_view(self, generator: torch.Generator) -> View:
-        """Per-item training transform on cached ``(1, n_mels, frames)`` features."""
-        n_frames = self.features.n_frames
-        front_end = self.front_end
-
-        def view(x: torch.Tensor) -> torch.Tensor:
-            floor = float(x.amin())
-            if self.crop == "random":
-                x = F.random_crop(x, n_frames, generator=generator, pad_value=floor)
-            else:
-                x = _start_window(x, n_frames, generator, floor)
-            x = front_end.finish(x)  # the per-window step (top_db below the crop's peak), as evaluated
-            if self.gain_db > 0:
-                x = x + (torch.rand(1, generator=generator).item() * 2 - 1) * self.gain_db
-            if self.spec_augment is not None:
-                pct, n_freq, n_time = self.spec_augment
-                x = F.spec_augment(x, max_mask_pct=pct, n_freq_masks=n_freq, n_time_masks=n_time, generator=generator)
-            return x
-
-        return view
+    def train_view(self) -> TrainView:
+        """The per-item training transform of cached features; use it with a seed (see :class:`TrainView`)."""
+        return TrainView(self.features.n_frames, self.crop, self.gain_db, self.spec_augment, self.front_end)
 
     def window_weights(self, total_frames: int) -> torch.Tensor:
         """Share of each evaluation window (of a track of *total_frames*) that holds audio.

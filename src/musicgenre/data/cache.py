@@ -34,7 +34,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 import numpy as np
 import torch
@@ -48,11 +48,26 @@ from musicgenre.data.gtzan import parse_clip_name, track_id
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 from musicgenre.io import load_audio
 
-__all__ = ["CacheMode", "ClipSource", "FeatureSet", "content_hash", "extract_features", "feature_key"]
+__all__ = [
+    "CacheMode",
+    "ClipSource",
+    "FeatureSet",
+    "RandomView",
+    "View",
+    "content_hash",
+    "extract_features",
+    "feature_key",
+    "item_generator",
+]
+
 
 #: Where :func:`extract_features` keeps the spectrograms (``"disk"`` also stores them in *cache_dir*).
 CacheMode = Literal["memory", "disk"]
+#: A per-item transform of a ``(1, n_mels, frames)`` spectrogram (a crop, a fixed window...).
 View = Callable[[torch.Tensor], torch.Tensor]
+#: A per-item transform that draws random numbers, from the generator it is given
+#: (:meth:`FeatureSet.with_view` with a *seed* gives each item its own, see :func:`item_generator`).
+RandomView = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 _FEATURE_VERSION = 2  # bump when the extraction code changes its output (2: dB without the top_db floor)
 _STORE_FORMAT = "musicgenre.features"
 _STORE_VERSION = 1
@@ -97,6 +112,25 @@ def feature_key(config: FeatureConfig, max_samples: int | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def item_generator(seed: int, epoch: int, index: int) -> torch.Generator:
+    """A generator seeded from ``(seed, epoch, index)`` alone, for one item's augmentation.
+
+    Each item of each epoch gets its own stream, whichever process reads it: so loader
+    workers never replay each other's draws, and the draws do not depend on
+    ``num_workers``, on the start method (fork or spawn) or on the order of the items.
+
+    Examples
+    --------
+    >>> a = torch.rand(2, generator=item_generator(0, 1, 5))
+    >>> torch.equal(a, torch.rand(2, generator=item_generator(0, 1, 5)))
+    True
+    >>> torch.equal(a, torch.rand(2, generator=item_generator(0, 2, 5)))
+    False
+    """
+    state = np.random.SeedSequence([seed % 2**63, epoch, index]).generate_state(1, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(state[0]))
+
+
 def content_hash(path: str | os.PathLike[str]) -> str:
     """A file's content fingerprint: the hex BLAKE2b-128 digest of its bytes.
 
@@ -138,7 +172,11 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
         The dataset's skipped files plus those that failed to decode during extraction.
     view
         Per-item transform applied in ``__getitem__`` (crop, augmentation); ``None`` returns
-        the cached spectrogram.
+        the cached spectrogram. With :attr:`seed` set it is a :data:`RandomView`.
+    seed : int or None
+        With a seed, item *i* of epoch *e* is ``view(spectrogram, item_generator(seed, e, i))``.
+    epoch : int
+        The epoch the items are drawn for (:meth:`set_epoch`; the trainer sets it).
 
     Examples
     --------
@@ -156,7 +194,9 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
         files: list[Path],
         classes: tuple[str, ...],
         skipped: list[SkippedFile],
-        view: View | None = None,
+        view: View | RandomView | None = None,
+        *,
+        seed: int | None = None,
     ) -> None:
         spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
         if storage.dim() != 2 or not len(spans) == len(targets) == len(files):
@@ -171,6 +211,8 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
         self.classes = classes
         self.skipped = skipped
         self.view = view
+        self.seed = seed
+        self.epoch = 0
 
     @classmethod
     def from_spectrograms(
@@ -213,10 +255,28 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         x = self.spectrogram(index)
-        return (self.view(x) if self.view is not None else x), self.targets[index]
+        if self.view is None:
+            return x, self.targets[index]
+        if self.seed is None:
+            return cast(View, self.view)(x), self.targets[index]
+        generator = item_generator(self.seed, self.epoch, index)
+        return cast(RandomView, self.view)(x, generator), self.targets[index]
 
-    def with_view(self, view: View | None, indices: Sequence[int] | None = None) -> FeatureSet:
-        """A set sharing this one's storage (no copy) with another *view*, optionally a subset (repeats allowed)."""
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the items of *epoch* (a seeded view draws anew each epoch); call it before each epoch's loader pass."""
+        self.epoch = epoch
+
+    def with_view(
+        self, view: View | RandomView | None, indices: Sequence[int] | None = None, *, seed: int | None = None
+    ) -> FeatureSet:
+        """A set sharing this one's storage (no copy) with another *view*, optionally a subset (repeats allowed).
+
+        Without *seed*, *view* is a :data:`View`, called with the spectrogram. With *seed*, it
+        is a :data:`RandomView`, called with the spectrogram and the item's own generator,
+        :func:`item_generator` ``(seed, epoch, index)``: a picklable view (a module-level
+        class or function, such as :class:`~musicgenre.recipes.TrainView`) then gives the same
+        items with any number of loader workers, under fork or spawn.
+        """
         idx = list(range(len(self))) if indices is None else [int(i) for i in indices]
         return FeatureSet(
             self.storage,
@@ -226,6 +286,7 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
             self.classes,
             self.skipped,
             view,
+            seed=seed,
         )
 
     @property

@@ -150,16 +150,16 @@ class TrackTrainer(Trainer):
     """
 
     def val_loop(self, model: nn.Module, loader: Any) -> tuple[float, float]:
-        """Per-track loss and accuracy."""
+        """Per-track loss and accuracy, over the tracks of every process in a distributed run."""
         if not isinstance(model, GenreCNN):
             raise ConfigurationError("TrackTrainer validates GenreCNN models")
         probs, _, targets, _, _ = _track_outputs(model, loader, self.device)
-        if not targets:
-            return math.nan, math.nan
+        if not targets:  # this process's shard may be empty; it still takes part in the reduction
+            return self.reduce_metrics(0.0, 0, 0)
         p = torch.stack(probs)
         y = torch.tensor(targets)
-        loss = -torch.log(p[torch.arange(len(y)), y].clamp_min(1e-12)).mean().item()
-        return loss, float((p.argmax(1) == y).float().mean())
+        loss_sum = -torch.log(p[torch.arange(len(y)), y].clamp_min(1e-12)).sum().item()
+        return self.reduce_metrics(loss_sum, int((p.argmax(1) == y).sum()), len(y))
 
 
 def evaluate_tracks(

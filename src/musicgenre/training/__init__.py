@@ -1,7 +1,7 @@
 """Training: the :class:`~musicgenre.training.trainer.Trainer` loop, its callbacks and the data-parallel helpers."""
 
 from musicgenre.training.callbacks import Callback, EarlyStopping, EpochMetrics, History, ModelCheckpoint
-from musicgenre.training.distributed import distributed_info
+from musicgenre.training.distributed import ShardSampler, distributed_info
 from musicgenre.training.trainer import Trainer, TrainerConfig
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "EpochMetrics",
     "History",
     "ModelCheckpoint",
+    "ShardSampler",
     "Trainer",
     "TrainerConfig",
     "distributed_info",

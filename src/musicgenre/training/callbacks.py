@@ -66,10 +66,12 @@ class Callback:
 
     A callback with state that a resumed run needs (counters, best scores) returns it from
     :meth:`state_dict` as plain values and tensors and takes it back in :meth:`load_state_dict`.
+    A callback with state resets it in :meth:`on_fit_start`, so that a trainer used for
+    several models starts each one afresh.
     """
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        """Called once before the first epoch (before a resumed state is loaded)."""
+        """Called once before the first epoch (before a resumed state is loaded): reset per-fit state here."""
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
         """Called after each epoch's validation; may set ``trainer.should_stop``."""
@@ -146,6 +148,11 @@ class _MonitorCallback(Callback):
         self.best_score = math.inf if mode == "min" else -math.inf
         self.best_epoch: int | None = None
 
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        """Forget the best score of any earlier fit."""
+        self.best_score = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = None
+
     def _score(self, metrics: EpochMetrics) -> float:
         score = float(getattr(metrics, self.monitor))
         if math.isnan(score):
@@ -199,6 +206,12 @@ class EarlyStopping(_MonitorCallback):
         self.patience = patience
         self.restore_best_weights = restore_best_weights
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.wait = 0
+
+    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+        """Forget the best score, weights and waiting of any earlier fit (another model's weights)."""
+        super().on_fit_start(trainer, model)
+        self.best_state = None
         self.wait = 0
 
     def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
@@ -299,7 +312,8 @@ class ModelCheckpoint(_MonitorCallback):
         return model
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
-        """Check that *model* can be saved, before any epoch is spent."""
+        """Forget the best score of any earlier fit; check that *model* can be saved, before any epoch is spent."""
+        super().on_fit_start(trainer, model)
         outputs = self._model(model).num_classes
         if outputs != len(self.classes):
             raise ConfigurationError(

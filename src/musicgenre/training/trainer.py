@@ -11,10 +11,12 @@ one exactly where it stopped.
 
 Under ``torchrun --nproc_per_node=N`` the same ``fit`` call trains with
 ``DistributedDataParallel`` (gloo on CPU, NCCL on GPU; see
-:mod:`musicgenre.training.distributed`): each process sees its shard of the training set
-through a ``DistributedSampler``, every process validates on the whole validation set (so
-all take the same early-stopping decisions), and only rank 0 logs, shows progress and
-writes checkpoints.
+:mod:`musicgenre.training.distributed`): each process trains on its shard of the training
+set and validates its shard of the validation set, with rank 0's batch-norm statistics;
+the metrics are summed over all processes, so every process sees the same numbers (those
+of one process reading everything), its callbacks take the same decisions, and rank 0's
+``should_stop`` ends training on all of them in the same epoch. Only rank 0 logs, shows
+progress and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -32,13 +34,20 @@ from typing import Any, Literal
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from musicgenre.device import resolve_device
-from musicgenre.errors import CheckpointError, ConfigurationError
+from musicgenre.errors import CheckpointError, ConfigurationError, NonFiniteLossError
 from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.training.callbacks import Callback, EarlyStopping, EpochMetrics, History, ModelCheckpoint
-from musicgenre.training.distributed import distributed_info
+from musicgenre.training.distributed import (
+    ShardSampler,
+    all_reduce_sums,
+    broadcast_buffers,
+    broadcast_flag,
+    distributed_info,
+    shard_loader,
+)
 
 __all__ = ["Trainer", "TrainerConfig"]
 
@@ -119,12 +128,13 @@ class Trainer:
     callbacks
         Extra callbacks. When ``config.patience`` is set and no :class:`EarlyStopping` is
         given, one watching ``val_loss`` is added. :class:`ModelCheckpoint` callbacks run
-        after all others.
+        after all others. Each :meth:`fit` starts them afresh (``on_fit_start`` resets
+        their state), so one trainer can train several models.
 
     Attributes
     ----------
     history : History
-        Filled during :meth:`fit`.
+        A new one for each :meth:`fit`, filled during it.
     should_stop : bool
         Set by a callback to end training after the current epoch.
     epoch : int
@@ -165,14 +175,26 @@ class Trainer:
         """Wrap a dataset in a loader (seeded shuffling); a loader passes through unchanged.
 
         In a distributed run, a shuffled (training) dataset is sharded across the processes
-        with a seeded ``DistributedSampler``.
+        with a seeded ``DistributedSampler``, and a validation dataset or in-order loader
+        with a :class:`~musicgenre.training.distributed.ShardSampler` (no item twice).
+
+        Raises
+        ------
+        ConfigurationError
+            If the data is empty; in a distributed run, if a training loader has no
+            ``DistributedSampler`` (every process would train on all of it); if a loader
+            keeps persistent workers for a dataset that draws anew each epoch (``set_epoch``).
         """
         if isinstance(data, DataLoader):
-            return data
+            return self._check_loader(data, shuffle=shuffle)
         if len(data) == 0:  # type: ignore[arg-type]
             raise ConfigurationError("the training data is empty" if shuffle else "the validation data is empty")
-        if shuffle and self.world_size > 1:
-            sampler = DistributedSampler(data, shuffle=True, seed=self.config.seed)  # type: ignore[var-annotated]
+        if self.world_size > 1:
+            sampler: Sampler[int] = (
+                DistributedSampler(data, shuffle=True, seed=self.config.seed)
+                if shuffle
+                else ShardSampler(len(data), self.rank, self.world_size)  # type: ignore[arg-type]
+            )
             return DataLoader(
                 data, batch_size=self.config.batch_size, sampler=sampler, num_workers=self.config.num_workers
             )
@@ -184,6 +206,25 @@ class Trainer:
             generator=generator,
             num_workers=self.config.num_workers,
         )
+
+    def _check_loader(self, loader: DataLoader[Any], *, shuffle: bool) -> DataLoader[Any]:
+        if loader.persistent_workers and callable(getattr(loader.dataset, "set_epoch", None)):
+            raise ConfigurationError(
+                "a DataLoader with persistent_workers=True keeps the first epoch's copy of its dataset in the "
+                "workers, so a dataset that draws anew each epoch (it has set_epoch) would repeat epoch 0's "
+                "augmentation; build the loader without persistent_workers"
+            )
+        if self.world_size == 1:
+            return loader
+        if not shuffle:
+            return shard_loader(loader, self.rank, self.world_size)
+        if _distributed_sampler(loader) is None:
+            raise ConfigurationError(
+                f"in a distributed run (world size {self.world_size}) a training DataLoader needs a "
+                "DistributedSampler, or every process trains on all of it; pass the dataset instead (the "
+                "trainer shards it) or build the loader with sampler=DistributedSampler(dataset, seed=...)"
+            )
+        return loader
 
     def configure_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         """The optimiser: Adam (reference) or AdamW with ``config.lr`` and ``config.weight_decay``."""
@@ -205,32 +246,57 @@ class Trainer:
         for inputs, targets in loader:
             yield inputs.to(self.device, non_blocking=True), torch.as_tensor(targets).to(self.device)
 
+    def reduce_metrics(self, loss_sum: float, correct: int, count: int) -> tuple[float, float]:
+        """``(mean loss, accuracy)`` from this process's sums, added up over all processes first.
+
+        Every process gets the same result, that of one process reading every shard; NaN
+        for both when there are no items.
+        """
+        totals = [loss_sum, correct, count]
+        if self.world_size > 1:
+            totals = all_reduce_sums(*totals, device=self.device)
+        total_loss, total_correct, total_count = totals
+        if total_count == 0:
+            return math.nan, math.nan
+        return total_loss / total_count, total_correct / total_count
+
     def train_loop(
         self, model: nn.Module, loader: Iterable[Any], optimizer: torch.optim.Optimizer
     ) -> tuple[float, float]:
-        """One pass over *loader* with gradient steps; returns (mean loss, accuracy)."""
+        """One pass over *loader* with gradient steps; returns (mean loss, accuracy) over all processes.
+
+        Raises
+        ------
+        NonFiniteLossError
+            If a batch's loss is NaN or infinite (before its gradient step).
+        """
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for inputs, targets in self._batches(loader):
+        for step, (inputs, targets) in enumerate(self._batches(loader), start=1):
             optimizer.zero_grad(set_to_none=True)
             logits = model(inputs)
             loss = self.loss(logits, targets)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"the training loss is {value} at epoch {self.epoch}, step {step}: the model diverged or a "
+                    "batch holds NaN/Inf; check the inputs, or lower the learning rate",
+                    epoch=self.epoch,
+                    step=step,
+                )
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
-            total_loss += loss.item() * len(targets)
+            total_loss += value * len(targets)
             correct += int((logits.argmax(1) == targets).sum())
             seen += len(targets)
-        if self.world_size > 1:  # every process reports the metrics of the whole training set
-            totals = torch.tensor([total_loss, correct, seen], dtype=torch.float64, device=self.device)
-            torch.distributed.all_reduce(totals)
-            total_loss, correct, seen = float(totals[0]), int(totals[1]), int(totals[2])
-        if seen == 0:
+        mean_loss, accuracy = self.reduce_metrics(total_loss, correct, seen)
+        if math.isnan(accuracy):
             raise ConfigurationError("the training data is empty")
-        return total_loss / seen, correct / seen
+        return mean_loss, accuracy
 
     @torch.no_grad()
     def val_loop(self, model: nn.Module, loader: Iterable[Any]) -> tuple[float, float]:
-        """One pass without gradients; returns (mean plain cross-entropy, accuracy)."""
+        """One pass without gradients; returns (mean plain cross-entropy, accuracy) over all processes."""
         model.eval()
         total_loss, correct, seen = 0.0, 0, 0
         for inputs, targets in self._batches(loader):
@@ -238,9 +304,7 @@ class Trainer:
             total_loss += nn.functional.cross_entropy(logits, targets, reduction="sum").item()
             correct += int((logits.argmax(1) == targets).sum())
             seen += len(targets)
-        if seen == 0:
-            return math.nan, math.nan
-        return total_loss / seen, correct / seen
+        return self.reduce_metrics(total_loss, correct, seen)
 
     def _run_epoch(
         self,
@@ -253,10 +317,17 @@ class Trainer:
     ) -> EpochMetrics:
         start = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
-        if isinstance(train.sampler, DistributedSampler):
-            train.sampler.set_epoch(self.epoch)
+        _set_epoch(train, self.epoch)
         train_loss, train_acc = self.train_loop(wrapped, train, optimizer)
+        if self.world_size > 1:  # rank 0's batch-norm statistics everywhere: one model, validated and kept
+            broadcast_buffers(model)
         val_loss, val_acc = self.val_loop(model, val) if val is not None else (math.nan, math.nan)
+        if val is not None and not math.isfinite(val_loss):
+            raise NonFiniteLossError(
+                f"the validation loss after epoch {self.epoch} is {val_loss}: the model's outputs are not finite "
+                "(it diverged) or the validation data holds NaN/Inf",
+                epoch=self.epoch,
+            )
         if scheduler is not None:
             scheduler.step()
         metrics = EpochMetrics(self.epoch, train_loss, train_acc, val_loss, val_acc, lr, time.perf_counter() - start)
@@ -292,7 +363,8 @@ class Trainer:
             A ``last.ckpt`` written by :class:`ModelCheckpoint`: load the model's weights and
             the trainer's state, and go on with the epoch after it. With the same data, seed
             and settings, the result on CPU equals that of a run never interrupted. (Random
-            generators of your own, e.g. in a dataset's transform, are not part of that state.)
+            generators of your own, e.g. in a dataset's transform, are not part of that state;
+            a ``FeatureSet`` with a seeded view draws from ``(seed, epoch, item)`` and needs none.)
 
         Returns
         -------
@@ -304,6 +376,8 @@ class Trainer:
         CheckpointError
             If *resume_from* is unreadable, holds no trainer state, or does not fit *model*
             and this trainer's settings.
+        NonFiniteLossError
+            If the training or the validation loss becomes NaN or infinite.
         """
         from tqdm.auto import tqdm
 
@@ -317,6 +391,8 @@ class Trainer:
         self.optimizer, self.scheduler = optimizer, scheduler  # for state_dict()
         self.should_stop = False
         self.epoch = 0
+        self.history = History()  # a new record per fit; the callbacks reset themselves in on_fit_start
+        self.callbacks = [self.history, *self.callbacks[1:]]
         wrapped = model
         if self.world_size > 1:  # gradients are averaged across the processes
             device_ids = [self.device] if self.device.type == "cuda" else None
@@ -341,6 +417,8 @@ class Trainer:
                 )
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, model, metrics)
+                if self.world_size > 1:  # rank 0 decides, so every process stops after the same epoch
+                    self.should_stop = broadcast_flag(self.should_stop, self.device)
                 if self.should_stop:
                     self.history.stopped_early = True
                     break
@@ -425,3 +503,19 @@ class Trainer:
 
 def _generator(loader: DataLoader[Any] | None) -> torch.Generator | None:
     return loader.generator if loader is not None else None
+
+
+def _distributed_sampler(loader: DataLoader[Any]) -> DistributedSampler[Any] | None:
+    for sampler in (loader.sampler, getattr(loader.batch_sampler, "sampler", None)):
+        if isinstance(sampler, DistributedSampler):
+            return sampler
+    return None
+
+
+def _set_epoch(loader: DataLoader[Any], epoch: int) -> None:
+    # A DistributedSampler reshuffles per epoch, and a FeatureSet with a seeded view draws
+    # each item's augmentation from (seed, epoch, item): both need to know the epoch.
+    for part in (_distributed_sampler(loader), loader.dataset):
+        set_epoch = getattr(part, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
