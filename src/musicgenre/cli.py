@@ -71,7 +71,13 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, *, right: Sequence[int] =
 
 # -- predict ---------------------------------------------------------------------------
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, find_audio_files
+    from musicgenre.inference import (
+        FailedPrediction,
+        GenreClassifier,
+        Prediction,
+        SegmentPrediction,
+        find_audio_files,
+    )
     from musicgenre.io import AUDIO_EXTENSIONS
 
     classifier = GenreClassifier.from_checkpoint(
@@ -87,13 +93,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             planned.extend(found or [FailedPrediction(item, f"{item}: no audio files ({exts}) in this folder")])
         else:
             planned.append(item)
+    # --format jsonl streams the timeline: each window's line is written as soon as it is scored.
+    stream = args.format == "jsonl" and args.timeline
+
+    def write_window(path: Path, segment: SegmentPrediction) -> None:
+        sys.stdout.write(json.dumps({"path": str(path), **segment.to_dict()}, allow_nan=False) + "\n")
+        sys.stdout.flush()
+
     predicted = iter(
         classifier.predict_many(
             [p for p in planned if isinstance(p, Path)],
             top_k=args.top_k,
-            timeline=args.timeline,
+            timeline=args.timeline and not stream,
             batch_size=args.files_per_batch,
-            num_workers=args.workers,
+            num_workers=args.workers,  # None: one per usable core, or 0 for a few files (default_workers)
+            on_segment=write_window if stream else None,
         )
     )
     results = [p if isinstance(p, FailedPrediction) else next(predicted) for p in planned]
@@ -112,6 +126,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 "results": [r.to_dict() for r in results],
             }
         )
+    elif args.format == "jsonl":
+        for r in results:
+            sys.stdout.write(json.dumps(r.to_dict(), allow_nan=False, default=str) + "\n")
     elif args.format == "csv":
         k = min(args.top_k, len(classifier.classes))
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -479,15 +496,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", type=Path, metavar="FILE_OR_DIR", help="audio files and/or folders")
     p.add_argument("--checkpoint", "-c", type=Path, required=True, metavar="CKPT", help="model.ckpt to predict with")
     p.add_argument("--top-k", type=_positive, default=3, metavar="K", help="genres to show per file (default: 3)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default: table)")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "jsonl"),
+        default="table",
+        help="output format (default: table); jsonl: one JSON object per file, and with --timeline one per window "
+        "first, written as each window is scored",
+    )
     p.add_argument(
         "--overlap",
         type=_overlap,
         metavar="F",
         help="fraction of a window the next one overlaps, in [0, 1) (default: the model's recipe's, else 0)",
     )
-    p.add_argument("--timeline", action="store_true", help="include every window's prediction (needs --format json)")
-    p.add_argument("--workers", type=_non_negative, default=0, metavar="N", help="decoding processes (default: 0)")
+    p.add_argument(
+        "--timeline", action="store_true", help="include every window's prediction (needs --format json or jsonl)"
+    )
+    p.add_argument(
+        "--workers",
+        type=_non_negative,
+        metavar="N",
+        help="processes that decode files and compute features, one torch thread each, while this one runs the "
+        "model (default: one per usable core, or 0 for fewer than 4 files per core)",
+    )
     p.add_argument(
         "--batch-size", type=_positive, default=32, metavar="N", help="windows per forward pass (default: 32)"
     )
@@ -560,8 +591,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (status 2)
         return exc.code if isinstance(exc.code, int) else 2
-    if getattr(args, "timeline", False) and args.format != "json":
-        print(f"{PROG} predict: error: --timeline needs --format json", file=sys.stderr)
+    if getattr(args, "timeline", False) and args.format not in ("json", "jsonl"):
+        print(f"{PROG} predict: error: --timeline needs --format json or jsonl", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     command: Command = args.command

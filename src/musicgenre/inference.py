@@ -15,6 +15,21 @@ default :meth:`GenreClassifier.from_checkpoint` serves the windows the model was
 evaluated with: the first window only (the first 5 s) for the reference recipe, windows
 covering the whole track for the improved one.
 
+Speed and memory. The classifier runs an eval-mode copy of the model made by
+:func:`~musicgenre.models.fast.optimize_for_inference` (batch-norm folded into the
+convolutions, channels-last weights; ``optimize=False`` runs the model as given) under
+:func:`torch.inference_mode`. For the ``"first"`` window only the start of a file is
+decoded. A file longer than ``stream_seconds`` (10 minutes by default) is decoded block
+by block (:func:`~musicgenre.io.iter_audio_blocks`) and its log-mel computed block by block
+with the STFT's context carried across blocks, so that it equals the whole-track
+spectrogram (within float rounding: a few 1e-6 dB), and the windows go through the model
+as they complete: memory stays bounded for any length, and the timeline can be written
+as it goes (``on_segment``). :meth:`GenreClassifier.predict_many` decodes and computes
+features in worker processes (one per usable core by default, see :func:`default_workers`)
+while this process runs the model; warnings about a file raised in a worker
+(:class:`~musicgenre.errors.TruncatedAudioWarning`, :class:`~musicgenre.errors.DecoderWarning`)
+are issued again here, once per file, and kept in :attr:`Prediction.warnings`.
+
 >>> import tempfile
 >>> from musicgenre.genres import GENRES
 >>> from musicgenre.models import GenreCNN, save_checkpoint
@@ -28,7 +43,8 @@ covering the whole track for the improved one.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,17 +52,29 @@ from typing import Any
 import numpy as np
 import soxr
 import torch
+import torchaudio.functional as taF
 from numpy.typing import NDArray
 from torch.utils.data import DataLoader, Dataset
 
+from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
-from musicgenre.audio.windowing import LogMelFrontEnd, Windowing, WindowMode, cut_windows, track_frames
+from musicgenre.audio.windowing import (
+    FrontEnd,
+    LogMelFrontEnd,
+    Windowing,
+    WindowMode,
+    cut_windows,
+    track_frames,
+    window_layout,
+)
 from musicgenre.data.base import walk_files
 from musicgenre.device import resolve_device
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
-from musicgenre.io import AUDIO_EXTENSIONS, load_audio
+from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_audio
 from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.models.cnn import GenreCNN
+from musicgenre.models.transfer import MusicnnClassifier
+from musicgenre.models.fast import optimize_for_inference
 from musicgenre.models.scoring import average_tracks, score_windows
 
 __all__ = [
@@ -54,7 +82,9 @@ __all__ = [
     "GenreClassifier",
     "Prediction",
     "SegmentPrediction",
+    "default_workers",
     "find_audio_files",
+    "usable_cores",
 ]
 
 StrPath = str | os.PathLike[str]
@@ -106,6 +136,9 @@ class Prediction:
         Number of windows averaged.
     timeline
         Each window's prediction, if asked for (``timeline=True``); else ``None``.
+    warnings
+        The warnings decoding the file raised (a truncated file, damaged MP3 frames), as
+        text naming the file; they are also issued as Python warnings.
     """
 
     path: Path | None
@@ -114,6 +147,7 @@ class Prediction:
     duration: float
     segments: int
     timeline: tuple[SegmentPrediction, ...] | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def genre(self) -> str:
@@ -139,6 +173,8 @@ class Prediction:
         }
         if self.timeline is not None:
             data["timeline"] = [segment.to_dict() for segment in self.timeline]
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 
@@ -171,6 +207,33 @@ def find_audio_files(folder: StrPath) -> list[Path]:
     return [path for path in walk_files(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+#: Below this many files per usable core, :func:`default_workers` chooses no worker processes.
+FILES_PER_WORKER = 4
+
+
+def default_workers(files: int) -> int:
+    """Worker processes :meth:`GenreClassifier.predict_many` and ``musicgenre predict`` use by default.
+
+    One per usable core (:func:`usable_cores`), or none for a single core or for fewer than
+    :data:`FILES_PER_WORKER` files per core, where starting workers costs more than it saves
+    (``benchmarks/real_path.py`` measures both).
+
+    Examples
+    --------
+    >>> default_workers(1)
+    0
+    """
+    cores = usable_cores()
+    return 0 if cores < 2 or files < FILES_PER_WORKER * cores else cores
+
+
 @dataclass(frozen=True)
 class _Track:
     """A track cut into windows, ready for the model."""
@@ -181,29 +244,157 @@ class _Track:
     samples: int  # length of the mono waveform at the model's rate
 
 
+class _LogMelStream:
+    """:meth:`LogMelFrontEnd.frames` of a track that arrives in blocks, frame by frame.
+
+    Frame ``t`` of the whole-track spectrogram covers samples ``[t * hop - n_fft // 2,
+    t * hop + n_fft // 2)`` of the track reflected at both ends (``center=True``). The
+    stream keeps the samples that the next frames still need (less than ``n_fft``), the
+    first ``n_fft // 2 + 1`` samples for the left reflection and the last ``n_fft // 2 + 1``
+    for the right one, and transforms each block's complete frames with ``center=False``:
+    the same frames, equal to the whole-track ones within float rounding (the FFT and the
+    mel product see other batch shapes).
+    """
+
+    def __init__(self, front_end: LogMelFrontEnd) -> None:
+        self.front_end = front_end
+        cfg = front_end.config
+        self.n_fft, self.hop = cfg.n_fft, cfg.hop_length
+
+    def _frames(self, padded: torch.Tensor) -> torch.Tensor:
+        spec = taF.spectrogram(
+            padded,
+            pad=0,
+            window=self.front_end.window,
+            n_fft=self.n_fft,
+            hop_length=self.hop,
+            win_length=self.n_fft,
+            power=2.0,
+            normalized=False,
+            center=False,
+            onesided=True,
+        )
+        mel = torch.matmul(spec.transpose(-1, -2), self.front_end.fbanks).transpose(-1, -2)
+        return F.amplitude_to_db(mel.unsqueeze(0), None)
+
+    def __call__(self, blocks: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Frames ``(1, n_mels, k)`` of the blocks' concatenation, in order, as they complete."""
+        half = self.n_fft // 2
+        buffer = torch.empty(0)  # samples of the reflected track from the next frame's start
+        head = torch.empty(0)  # the first samples, until there are enough to reflect
+        tail = torch.empty(0)  # the last half + 1 samples: the right end's reflection
+        started = False
+        for block in blocks:
+            block = block.reshape(-1)
+            tail = torch.cat([tail, block])[-(half + 1) :]
+            if not started:
+                head = torch.cat([head, block])
+                if len(head) <= half:
+                    continue
+                buffer, started = torch.cat([head[1 : half + 1].flip(0), head]), True
+            else:
+                buffer = torch.cat([buffer, block])
+            count = 0 if len(buffer) < self.n_fft else 1 + (len(buffer) - self.n_fft) // self.hop
+            if count:
+                yield self._frames(buffer[: (count - 1) * self.hop + self.n_fft])
+                buffer = buffer[count * self.hop :]
+        if not started:  # at most n_fft // 2 samples in all: the whole-track rule (zero padding)
+            if len(head):
+                yield self.front_end.frames(head)
+            return
+        buffer = torch.cat([buffer, tail[:-1].flip(0)])
+        count = 1 + (len(buffer) - self.n_fft) // self.hop
+        yield self._frames(buffer[: (count - 1) * self.hop + self.n_fft])
+
+
 class _Featurizer:
     """Decode -> mono -> resample -> whole-track log-mel -> windows. Picklable, so loader workers run it."""
 
-    def __init__(self, config: FeatureConfig, windowing: Windowing) -> None:
+    def __init__(
+        self,
+        config: FeatureConfig,
+        windowing: Windowing,
+        front_end: FrontEnd | None = None,
+        *,
+        stream_seconds: float = 600.0,
+        block_seconds: float = 30.0,
+    ) -> None:
         self.config = config
         self.windowing = windowing
-        self.front_end = LogMelFrontEnd(config)
+        self.front_end: FrontEnd = front_end if front_end is not None else LogMelFrontEnd(config)
+        self.stream_seconds = stream_seconds
+        self.block_seconds = block_seconds
+
+    @property
+    def rate(self) -> int:
+        return self.front_end.sample_rate
 
     def load(self, path: Path) -> torch.Tensor:
-        wave, _ = load_audio(path, sample_rate=self.config.sample_rate, mono=True)
+        wave, _ = load_audio(path, sample_rate=self.rate, mono=True)
         return wave[0]
 
-    def __call__(self, wave: torch.Tensor) -> _Track:
+    def __call__(self, wave: torch.Tensor, samples: int | None = None) -> _Track:
         frames = track_frames(wave, self.front_end, self.windowing)
         track = cut_windows(frames, self.front_end, self.windowing)
-        return _Track(track.windows, track.weights, track.starts, len(wave))
+        return _Track(track.windows, track.weights, track.starts, len(wave) if samples is None else samples)
+
+    def streams(self, path: Path) -> bool:
+        """Whether *path* is long enough to be predicted block by block (log-mel front end, all windows)."""
+        if self.windowing.mode == "first" or not isinstance(self.front_end, LogMelFrontEnd):
+            return False
+        info = audio_info(path)
+        return info.frames > self.stream_seconds * info.sample_rate
+
+    def first(self, path: Path) -> _Track:
+        """The ``"first"`` window's track, decoding only the start of the file."""
+        info = audio_info(path)
+        samples = max(1, round(info.frames * self.rate / info.sample_rate))
+        need = self.front_end.window_samples
+        parts: list[torch.Tensor] = []
+        got = 0
+        blocks = iter_audio_blocks(path, sample_rate=self.rate, mono=True, block_seconds=need / self.rate + 0.5)
+        try:
+            for block in blocks:
+                parts.append(block[0])
+                got += block.shape[-1]
+                if got >= need:
+                    break
+        finally:  # stop decoding: close the file
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+        return self(torch.cat(parts)[:need], samples)
+
+    def track(self, path: Path) -> _Track | None:
+        """The file's windows, or ``None`` if it is to be streamed (:meth:`streams`)."""
+        if self.windowing.mode == "first":
+            return self.first(path)
+        if self.streams(path):
+            return None
+        return self(self.load(path))
+
+
+def _unique(caught: Sequence[warnings.WarningMessage]) -> tuple[Warning, ...]:
+    """The warnings recorded, once each (a header read and the decode may report the same problem)."""
+    seen: dict[tuple[type[Warning], str], Warning] = {}
+    for record in caught:
+        message = record.message if isinstance(record.message, Warning) else record.category(str(record.message))
+        seen.setdefault((type(message), str(message)), message)
+    return tuple(seen.values())
+
+
+def _reissue(caught: Sequence[Warning], stacklevel: int) -> tuple[str, ...]:
+    for message in caught:
+        warnings.warn(message, stacklevel=stacklevel + 1)
+    return tuple(str(message) for message in caught)
 
 
 @dataclass(frozen=True)
 class _Loaded:
     path: Path
-    track: _Track | None
+    track: _Track | None  # None: failed (error), or to be streamed by the main process
     error: str | None
+    warnings: tuple[Warning, ...] = ()
 
 
 class _Files(Dataset[_Loaded]):
@@ -216,10 +407,18 @@ class _Files(Dataset[_Loaded]):
 
     def __getitem__(self, index: int) -> _Loaded:
         path = self.paths[index]
-        try:
-            return _Loaded(path, self.featurizer(self.featurizer.load(path)), None)
-        except AudioDecodeError as exc:
-            return _Loaded(path, None, str(exc))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                track, error = self.featurizer.track(path), None
+            except AudioDecodeError as exc:
+                track, error = None, str(exc)
+        return _Loaded(path, track, error, _unique(caught))
+
+
+def _worker_init(worker_id: int) -> None:
+    """One torch thread per loader worker: the workers are as many as the cores."""
+    torch.set_num_threads(1)
 
 
 def _as_list(items: list[_Loaded]) -> list[_Loaded]:
@@ -252,9 +451,21 @@ class GenreClassifier:
         Windows per forward pass.
     device
         ``"cpu"``, ``"cuda"``, ``"auto"``...
+    optimize
+        Run :func:`~musicgenre.models.fast.optimize_for_inference`'s copy of the model
+        (batch-norm folded, channels-last: the same outputs within float rounding, about
+        1e-6, and several times faster on CPU). ``False`` runs *model* itself.
+    stream_seconds
+        Files longer than this are decoded and scored block by block, in bounded memory
+        (log-mel models, ``"all"`` windows).
+    block_seconds
+        Seconds of audio decoded per block when streaming.
 
     Attributes
     ----------
+    model : torch.nn.Module
+        What runs: the optimised copy (or *model* itself with ``optimize=False``), in eval
+        mode on *device*.
     windowing : Windowing
         The windows scored.
     hop : int
@@ -279,7 +490,7 @@ class GenreClassifier:
 
     def __init__(
         self,
-        model: GenreCNN,
+        model: GenreCNN | MusicnnClassifier,
         classes: Sequence[str],
         features: FeatureConfig | None = None,
         *,
@@ -287,6 +498,9 @@ class GenreClassifier:
         overlap: float | None = None,
         batch_size: int = 32,
         device: str | torch.device = "cpu",
+        optimize: bool = True,
+        stream_seconds: float = 600.0,
+        block_seconds: float = 30.0,
     ) -> None:
         self.features = features or FeatureConfig()
         self.classes = tuple(classes)
@@ -298,11 +512,21 @@ class GenreClassifier:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
         self.windowing = windowing or Windowing()
+        if not (stream_seconds > 0 and block_seconds > 0):
+            raise ConfigurationError(
+                f"stream_seconds and block_seconds must be positive, got {stream_seconds}, {block_seconds}"
+            )
         self.batch_size = batch_size
         self.device = resolve_device(device) if isinstance(device, str) else device
-        self.model = model.to(self.device).eval()
+        model = model.to(self.device)
+        self.model = optimize_for_inference(model) if optimize else model.eval()
         self.hop = self.windowing.hop(self.features.n_frames) * self.features.hop_length
-        self._featurizer = _Featurizer(self.features, self.windowing)
+        # A model with its own front end (a pretrained backbone's, e.g. musicnn's) says so.
+        make_front_end = getattr(model, "front_end", None)
+        front_end = make_front_end() if callable(make_front_end) else None
+        self._featurizer = _Featurizer(
+            self.features, self.windowing, front_end, stream_seconds=stream_seconds, block_seconds=block_seconds
+        )
 
     @property
     def overlap(self) -> float:
@@ -321,6 +545,7 @@ class GenreClassifier:
         overlap: float | None = None,
         batch_size: int = 32,
         device: str | torch.device = "cpu",
+        optimize: bool = True,
     ) -> GenreClassifier:
         """Load a checkpoint written by :func:`~musicgenre.models.checkpoint.save_checkpoint`.
 
@@ -341,7 +566,7 @@ class GenreClassifier:
         overlap
             Override the hop: all windows, overlapping by this fraction (implies
             ``windows="all"``).
-        batch_size, device
+        batch_size, device, optimize
             See the class.
 
         Raises
@@ -374,6 +599,7 @@ class GenreClassifier:
             windowing=windowing,
             batch_size=batch_size,
             device=dev,
+            optimize=optimize,
         )
 
     # -- one track ----------------------------------------------------------------------
@@ -404,34 +630,131 @@ class GenreClassifier:
         return torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
 
     def _logits(self, features: torch.Tensor) -> torch.Tensor:
-        return score_windows(self.model, features, batch_size=self.batch_size, device=self.device).logits
+        with torch.inference_mode():
+            return score_windows(self.model, features, batch_size=self.batch_size, device=self.device).logits
+
+    def _segments(
+        self, starts: torch.Tensor, samples: int | None, window_logits: torch.Tensor
+    ) -> Iterator[SegmentPrediction]:
+        """Each window's prediction; *samples* ``None``: the track goes on past these windows."""
+        rate = self.features.sample_rate
+        for start, row in zip(
+            (starts * self.features.hop_length).tolist(), torch.softmax(window_logits, dim=1), strict=True
+        ):
+            end = start + self.features.clip_samples
+            yield SegmentPrediction(
+                start=start / rate,
+                end=(end if samples is None else min(end, samples)) / rate,
+                probabilities=dict(zip(self.classes, (float(p) for p in row), strict=True)),
+            )
 
     def _prediction(
-        self, path: Path | None, track: _Track, window_logits: torch.Tensor, top_k: int, timeline: bool
+        self,
+        path: Path | None,
+        track: _Track,
+        window_logits: torch.Tensor,
+        top_k: int,
+        timeline: bool,
+        on_segment: Callable[[SegmentPrediction], None] | None = None,
+        caught: tuple[str, ...] = (),
     ) -> Prediction:
-        mean = average_tracks(window_logits, track.weights, [len(window_logits)], self.windowing.average)[0]
+        segments: list[SegmentPrediction] | None = None
+        if timeline or on_segment is not None:
+            segments = list(self._segments(track.starts, track.samples, window_logits))
+            if on_segment is not None:
+                for segment in segments:
+                    on_segment(segment)
+        return self._summary(
+            path, window_logits, track.weights, track.samples, top_k, segments if timeline else None, caught
+        )
+
+    def _summary(
+        self,
+        path: Path | None,
+        window_logits: torch.Tensor,
+        weights: torch.Tensor,
+        samples: int,
+        top_k: int,
+        segments: Sequence[SegmentPrediction] | None,
+        caught: tuple[str, ...],
+    ) -> Prediction:
+        mean = average_tracks(window_logits, weights, [len(window_logits)], self.windowing.average)[0]
         probs = [float(p) for p in mean]
         ranked = sorted(range(len(probs)), key=lambda i: -probs[i])[:top_k]
-        rate = self.features.sample_rate
-        segments = None
-        if timeline:
-            starts = (track.starts * self.features.hop_length).tolist()
-            segments = tuple(
-                SegmentPrediction(
-                    start=start / rate,
-                    end=min(start + self.features.clip_samples, track.samples) / rate,
-                    probabilities=dict(zip(self.classes, (float(p) for p in row), strict=True)),
-                )
-                for start, row in zip(starts, torch.softmax(window_logits, dim=1), strict=True)
-            )
         return Prediction(
             path=path,
             top_k=tuple((self.classes[i], probs[i]) for i in ranked),
             probabilities=dict(zip(self.classes, probs, strict=True)),
-            duration=track.samples / rate,
+            duration=samples / self.features.sample_rate,
             segments=len(window_logits),
-            timeline=segments,
+            timeline=None if segments is None else tuple(segments),
+            warnings=caught,
         )
+
+    def _stream(
+        self,
+        path: Path,
+        top_k: int,
+        timeline: bool,
+        on_segment: Callable[[SegmentPrediction], None] | None,
+        caught: tuple[str, ...] = (),
+    ) -> Prediction:
+        """Decode, transform and score a long file block by block; windows are scored as they complete.
+
+        Memory holds one decoded block, less than one window of frames beyond it, and ten
+        logits per window (40 bytes; 290 kB for three hours of the improved recipe).
+        """
+        front = self._featurizer.front_end
+        assert isinstance(front, LogMelFrontEnd)
+        n = front.window_frames
+        hop = self.windowing.hop(n)
+        rate = self._featurizer.rate
+        samples = 0
+
+        def mono_blocks() -> Iterator[torch.Tensor]:
+            nonlocal samples
+            blocks = iter_audio_blocks(path, sample_rate=rate, mono=True, block_seconds=self._featurizer.block_seconds)
+            for block in blocks:
+                samples += block.shape[-1]
+                yield block[0]
+
+        frames = torch.empty(1, front.config.n_mels, 0)
+        first = 0  # frame index of frames[..., 0]
+        emitted = 0  # windows scored so far; the next one starts at emitted * hop
+        logits: list[torch.Tensor] = []
+        segments: list[SegmentPrediction] = []
+
+        def score(windows: torch.Tensor, starts: torch.Tensor, end: int | None) -> None:
+            window_logits = self._logits(front.finish(windows))
+            logits.append(window_logits)
+            if timeline or on_segment is not None:
+                for segment in self._segments(starts, end, window_logits):
+                    if on_segment is not None:
+                        on_segment(segment)
+                    if timeline:
+                        segments.append(segment)
+
+        with torch.inference_mode():
+            for block in _LogMelStream(front)(mono_blocks()):
+                frames = torch.cat([frames, block], dim=-1)
+                available = first + frames.shape[-1]
+                count = 0 if available < emitted * hop + n else (available - n) // hop + 1 - emitted
+                if count > 0:
+                    starts = (emitted + torch.arange(count)) * hop
+                    windows = torch.stack([frames[..., s - first : s - first + n] for s in starts.tolist()])
+                    score(windows, starts, None)
+                    emitted += count
+                keep = min(emitted * hop, available)
+                frames, first = frames[..., keep - first :], keep
+            total = first + frames.shape[-1]
+            starts, weights = window_layout(total, n, self.windowing)
+            rest = starts[emitted:]
+            if len(rest):
+                padded = F.fit_length(frames, int(rest[-1]) - first + n, pad_value=front.silence)
+                windows = torch.stack([padded[..., s - first : s - first + n] for s in rest.tolist()])
+                score(windows, rest, samples)
+        window_logits = torch.cat(logits)
+        return self._summary(path, window_logits, weights, samples, top_k, segments if timeline else None, caught)
 
     def predict(
         self,
@@ -440,6 +763,7 @@ class GenreClassifier:
         sample_rate: int | None = None,
         top_k: int = 3,
         timeline: bool = False,
+        on_segment: Callable[[SegmentPrediction], None] | None = None,
     ) -> Prediction:
         """Predict the genre of one whole track.
 
@@ -455,6 +779,10 @@ class GenreClassifier:
             the number of classes).
         timeline
             Also return each window's prediction (:attr:`Prediction.timeline`).
+        on_segment
+            Called with each window's prediction, in order, as soon as it is scored (for a
+            long file, while the rest is still being decoded): write a timeline as it goes
+            without holding it.
 
         Returns
         -------
@@ -469,12 +797,16 @@ class GenreClassifier:
         """
         k = self._check_top_k(top_k)
         if isinstance(source, torch.Tensor | np.ndarray):
-            path, wave = None, self._mono(source, sample_rate)
-        else:
-            path = Path(source)
-            wave = self._featurizer.load(path)
-        track = self._featurizer(wave)
-        return self._prediction(path, track, self._logits(track.features), k, timeline)
+            track = self._featurizer(self._mono(source, sample_rate))
+            return self._prediction(None, track, self._logits(track.features), k, timeline, on_segment)
+        path = Path(source)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            loaded = self._featurizer.track(path)
+        caught = _reissue(_unique(record), stacklevel=2)
+        if loaded is None:
+            return self._stream(path, k, timeline, on_segment, caught)
+        return self._prediction(path, loaded, self._logits(loaded.features), k, timeline, on_segment, caught)
 
     def _check_top_k(self, top_k: int) -> int:
         if top_k < 1:
@@ -489,8 +821,9 @@ class GenreClassifier:
         top_k: int = 3,
         timeline: bool = False,
         batch_size: int = 4,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         progress: bool | None = None,
+        on_segment: Callable[[Path, SegmentPrediction], None] | None = None,
     ) -> list[Prediction | FailedPrediction]:
         """Predict many files, decoding them in worker processes; a bad file never stops the rest.
 
@@ -504,51 +837,78 @@ class GenreClassifier:
             Files per loader batch: their windows go through the model together (in
             forward passes of the classifier's ``batch_size`` windows).
         num_workers
-            Processes that decode files and compute features while the model runs; 0 does
-            everything in this process.
+            Processes that decode files and compute features (one torch thread each) while
+            this process runs the model; 0 does everything in this process. ``None``
+            (default): :func:`default_workers` for the number of files.
         progress
             Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
+        on_segment
+            Called with each file and each of its windows' predictions, as they are scored.
 
         Returns
         -------
         list of Prediction or FailedPrediction
             One per path, in order; a file that cannot be decoded gives a
             :class:`FailedPrediction` naming it and the reason.
+
+        Warns
+        -----
+        MusicGenreWarning
+            What decoding a file raised (:class:`~musicgenre.errors.TruncatedAudioWarning`,
+            :class:`~musicgenre.errors.DecoderWarning`), in worker processes too: each is
+            issued again here, once per file, and kept in :attr:`Prediction.warnings`.
         """
         from tqdm.auto import tqdm
 
         k = self._check_top_k(top_k)
-        if batch_size < 1 or num_workers < 0:
-            raise ConfigurationError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}")
+        workers = default_workers(len(paths)) if num_workers is None else num_workers
+        if batch_size < 1 or workers < 0:
+            raise ConfigurationError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {workers}")
         loader: DataLoader[_Loaded] = DataLoader(
             _Files([Path(p) for p in paths], self._featurizer),
             batch_size=batch_size,
-            num_workers=num_workers,
+            num_workers=workers,
             collate_fn=_as_list,
+            worker_init_fn=_worker_init if workers else None,
         )
         results: list[Prediction | FailedPrediction] = []
         with tqdm(
             total=len(paths), desc="predicting", unit="file", disable=None if progress is None else not progress
         ) as bar:
             for batch in loader:
-                results.extend(self._predict_batch(batch, k, timeline))
+                results.extend(self._predict_batch(batch, k, timeline, on_segment))
                 bar.update(len(batch))
         return results
 
     def _predict_batch(
-        self, batch: list[_Loaded], top_k: int, timeline: bool
+        self,
+        batch: list[_Loaded],
+        top_k: int,
+        timeline: bool,
+        on_segment: Callable[[Path, SegmentPrediction], None] | None,
     ) -> Iterator[Prediction | FailedPrediction]:
         tracks = [item.track for item in batch if item.track is not None]
         window_logits = self._logits(torch.cat([t.features for t in tracks])) if tracks else torch.empty(0)
         per_track = iter(torch.split(window_logits, [len(t.features) for t in tracks]))
         for item in batch:
-            if item.track is None:
-                yield FailedPrediction(item.path, item.error or "could not be decoded")
+            caught = _reissue(item.warnings, stacklevel=4)
+            report = None if on_segment is None else _bind(on_segment, item.path)
+            if item.error is not None:
+                yield FailedPrediction(item.path, item.error)
+            elif item.track is None:
+                try:
+                    yield self._stream(item.path, top_k, timeline, report, caught)
+                except AudioDecodeError as exc:
+                    yield FailedPrediction(item.path, str(exc))
             else:
-                yield self._prediction(item.path, item.track, next(per_track), top_k, timeline)
+                yield self._prediction(item.path, item.track, next(per_track), top_k, timeline, report, caught)
 
 
-def _check_fits(model: GenreCNN, classes: Sequence[str], features: FeatureConfig) -> None:
+def _bind(callback: Callable[[Path, SegmentPrediction], None], path: Path) -> Callable[[SegmentPrediction], None]:
+    return lambda segment: callback(path, segment)
+
+
+def _check_fits(model: GenreCNN | MusicnnClassifier, classes: Sequence[str], features: FeatureConfig) -> None:
     cfg = model.config
     if len(classes) != model.num_classes:
         raise ConfigurationError(f"{len(classes)} class names for a model with {model.num_classes} outputs")
