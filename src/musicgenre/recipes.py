@@ -141,7 +141,7 @@ class Recipe:
 
     @property
     def windowing(self) -> Windowing:
-        """The evaluation windows: ``"first"`` without :attr:`eval_hop`, else ``"all"`` at :attr:`eval_hop`.
+        """The evaluation windows, ``"first"`` without :attr:`eval_hop`, else ``"all"`` at :attr:`eval_hop`.
 
         The hop is ``round(eval_hop * n_frames)`` frames.
 

@@ -30,7 +30,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Feature settings: what a model was trained on and what inference must reproduce.
+    """Feature settings: what a model was trained on and what prediction computes again.
 
     The defaults are the reference's: 22050 Hz, 5000 ms clips, 64 mel bands, n_fft 1024,
     hop 512, dB with an 80 dB range, giving a ``(1, 64, 215)`` input.
@@ -44,9 +44,13 @@ class FeatureConfig:
     n_mels, n_fft, hop_length
         Mel bands, FFT size (= window length) and hop.
     top_db
-        Dynamic range kept below each spectrogram's peak; ``None`` keeps everything down to
-        -100 dB, so that a window cut from a whole-track spectrogram equals the window's
-        own spectrogram (no per-spectrogram floor).
+        Dynamic range kept below the peak of each model window (applied after the window is
+        cut from the track's spectrogram, see :mod:`musicgenre.audio.windowing`); ``None``
+        keeps everything down to -100 dB. Evaluation and
+        :class:`~musicgenre.inference.GenreClassifier` cut their windows the same way, so they
+        agree whatever this setting; a window cut from the whole-track spectrogram equals the
+        window's own spectrogram except for the ``ceil(n_fft / 2 / hop_length)`` frames at
+        each edge, whose STFT sees the neighbouring audio instead of reflecting the edge.
     """
 
     sample_rate: int = 22050

@@ -60,12 +60,11 @@ __all__ = [
     "window_layout",
 ]
 
-#: ``"first"``: the first window only (the reference's evaluation: its first 5 s); ``"all"``:
-#: windows covering the whole track.
 WindowMode = Literal["first", "all"]
-#: How window outputs become a track's probabilities: ``"probabilities"``, the weighted mean
-#: of each window's softmax; ``"logits"``, the softmax of the weighted mean of the logits.
+"""Which windows of a track are scored, ``"first"`` (the first window only, as the reference evaluates) or ``"all"``."""
+
 Averaging = Literal["probabilities", "logits"]
+"""How window outputs are averaged per track, ``"probabilities"`` (mean softmax) or ``"logits"`` (mean logit)."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ class FrontEnd(Protocol):
 
     @property
     def silence(self) -> float:
-        """The frame value of digital silence: what the last window is padded with."""
+        """The frame value of digital silence, which pads the last window."""
         ...
 
     def frames(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -223,7 +222,7 @@ class LogMelFrontEnd:
 
     @property
     def silence(self) -> float:
-        """-100 dB: the power floor ``1e-10`` in dB (the ``top_db`` floor of each window applies on top)."""
+        """The power floor ``1e-10`` in dB, -100 (the ``top_db`` floor of each window applies on top)."""
         return 10.0 * math.log10(1e-10)
 
     def frames(self, waveform: torch.Tensor) -> torch.Tensor:
