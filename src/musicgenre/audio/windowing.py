@@ -33,7 +33,7 @@ window starts where the track does).
 >>> frames = front.frames(torch.zeros(8000 * 2))  # 2 s of silence
 >>> track = cut_windows(frames, front, Windowing(hop_frames=16))
 >>> tuple(track.windows.shape), track.weights.tolist()[-2:]
-((7, 1, 16, 32), [0.53125, 0.03125])
+((7, 1, 16, 32), [1.0, 0.9375])
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ reports is computed by the arithmetic that prediction serves.
 
 >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [0.0, 2.0]])
 >>> average_tracks(logits, torch.tensor([1.0, 1.0, 0.5]), [3], "probabilities")
-tensor([[0.3561, 0.6439]])
+tensor([[0.4238, 0.5762]])
 """
 
 from __future__ import annotations
