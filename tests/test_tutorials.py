@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 import torch
 
+from musicgenre.models import GenreCNN
 from musicgenre.models.checkpoint import load_checkpoint
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -67,6 +68,7 @@ def test_extend_genrecnn(tmp_path: Path) -> None:
     genres = load_checkpoint(out / "genres.ckpt")
     coarse = load_checkpoint(result["checkpoint"])
     assert type(coarse.model).__name__ == "ResidualGenreCNN"  # rebuilt by its registered name
+    assert isinstance(coarse.model, GenreCNN)
     assert type(coarse.model.blocks[1]).__name__ == "ResidualBlock"
     assert coarse.model.num_classes == 3
     assert coarse.classes == ["calm", "groovy", "loud"]

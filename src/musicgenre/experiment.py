@@ -29,6 +29,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from musicgenre.audio.windowing import Windowing
 from musicgenre.data.cache import CacheMode, FeatureSet, content_hash, extract_features
 from musicgenre.data.gtzan import GTZANDataset
@@ -37,8 +40,10 @@ from musicgenre.evaluation.metrics import ClassificationMetrics, classification_
 from musicgenre.evaluation.plots import plot_confusion_matrix, plot_tsne
 from musicgenre.evaluation.report import format_results_table, mean_std, write_outputs, write_report
 from musicgenre.evaluation.tracks import Indices, TrackOutputs, TrackTrainer, evaluate_tracks, track_loader
+from musicgenre.evaluation.transfer import embed_tracks, evaluate_embeddings, frozen_backbone, train_transfer
 from musicgenre.models.checkpoint import PartRecord, load_checkpoint
 from musicgenre.models.cnn import GenreCNN
+from musicgenre.models.transfer import MusicnnClassifier
 from musicgenre.recipes import RECIPES, Recipe, get_recipe
 from musicgenre.splits import split_indices
 from musicgenre.training.callbacks import Callback, History
@@ -47,6 +52,7 @@ __all__ = [
     "PART_NAMES",
     "CheckpointEvaluation",
     "ExperimentResult",
+    "cv_folds",
     "evaluate_checkpoint",
     "load_data",
     "result_dict",
@@ -85,6 +91,7 @@ def load_data(
         cache_dir=cache_dir,
         num_workers=num_workers,
         progress=progress,
+        front_end=rec.front_end if rec.transfer is not None else None,
     )
 
 
@@ -98,8 +105,11 @@ def train_model(
     device: str = "cpu",
     max_epochs: int | None = None,
     callbacks: Sequence[Callback] = (),
-) -> tuple[GenreCNN, History]:
+) -> tuple[GenreCNN | MusicnnClassifier, History]:
     """Train the recipe's model on *train_indices*, early-stopping on *val_indices*.
+
+    A pretrained-backbone recipe (``"pretrained"``) trains its head on the backbone's
+    cached features (:func:`~musicgenre.evaluation.transfer.train_transfer`).
 
     Returns
     -------
@@ -107,6 +117,10 @@ def train_model(
         The model (holding the best epoch's weights) and its :class:`~musicgenre.training.History`.
     """
     rec = get_recipe(recipe)
+    if rec.transfer is not None:
+        return train_transfer(
+            data, train_indices, val_indices, rec, seed=seed, device=device, max_epochs=max_epochs, callbacks=callbacks
+        )
     config = replace(rec.trainer, seed=seed, device=device, max_epochs=max_epochs or rec.trainer.max_epochs)
     model = GenreCNN(rec.model_config(len(data.classes)), seed=seed)
     repeated = [int(i) for i in train_indices] * rec.crops_per_track
@@ -185,6 +199,7 @@ def run_experiment(
     cache_dir: str | os.PathLike[str] | None = None,
     num_workers: int = 0,
     plots: bool = True,
+    split: Sequence[Indices] | None = None,
 ) -> ExperimentResult:
     """Run one recipe on one scheme's split with one seed and write everything into *out*.
 
@@ -211,6 +226,9 @@ def run_experiment(
         Passed to :func:`load_data`.
     plots
         Write the PNG plots (needs the ``plots`` extra).
+    split
+        The parts (train, validation[, test]) to use instead of *scheme*'s split, which
+        then only names them (a cross-validation fold, say).
 
     Returns
     -------
@@ -221,11 +239,16 @@ def run_experiment(
     if data is None:
         data = load_data(root, rec, cache=cache, cache_dir=cache_dir, num_workers=num_workers)
     extract_seconds = time.perf_counter() - started
-    parts = split_indices(scheme, data.targets, data.track_ids, seed=seed)
+    parts = list(split) if split is not None else split_indices(scheme, data.targets, data.track_ids, seed=seed)
     logger.info("%s split: %s", scheme, " / ".join(f"{len(p)} {n}" for p, n in zip(parts, PART_NAMES, strict=False)))
     model, history = train_model(data, parts[0], parts[1], rec, seed=seed, device=device, max_epochs=max_epochs)
     evaluated_on = PART_NAMES[len(parts) - 1]
-    predictions = evaluate_tracks(model, data, parts[-1], rec, device=device)
+    if isinstance(model, MusicnnClassifier) and frozen_backbone(rec):
+        # The frozen backbone's window features are cached: the head alone scores them, with the
+        # arithmetic of evaluate_tracks (window logits averaged), without running the backbone again.
+        predictions = evaluate_embeddings(model, embed_tracks(model, data, rec), parts[-1], device=device)
+    else:
+        predictions = evaluate_tracks(model, data, parts[-1], rec, device=device)
     records = {name: _part_record(data, indices) for name, indices in zip(PART_NAMES, parts, strict=False)}
     metrics = write_outputs(
         out,
@@ -267,23 +290,45 @@ def results_table(
     max_epochs: int | None = None,
     device: str = "cpu",
     num_workers: int = 0,
+    cv: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every recipe x scheme x seed and write ``results.json`` and ``results.md`` into *out*.
 
     Each row gives the mean and standard deviation over the seeds of per-track accuracy,
     weighted F1, worst-class recall and training time, and the parameter count.
+
+    With *cv* = k, *schemes* is ignored: each recipe is scored by stratified k-fold
+    cross-validation (:func:`cv_folds`) for each seed, every track in exactly one test
+    fold; each fold trains on the others, early-stopping on a stratified ``1/k`` of them
+    (for k = 5, a 64-16-20 split whose test parts tile the set). The row's spread is over
+    the k x seeds runs.
     """
+    if cv is not None and cv < 2:
+        raise ConfigurationError(f"cv needs at least 2 folds, got {cv}")
     target = Path(out)
     rows: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     for recipe in recipes:
         rec = get_recipe(recipe)
         data = load_data(root, rec, num_workers=num_workers)
-        for scheme in schemes:
+        plans: list[tuple[str, list[tuple[str, int, Sequence[Indices] | None]]]]
+        if cv is not None:
+            name = f"{cv}-fold CV"
+            folds: list[tuple[str, int, Sequence[Indices] | None]] = [
+                (f"{rec.name}-cv{cv}-seed{seed}-fold{f}", seed, parts)
+                for seed in seeds
+                for f, parts in enumerate(cv_folds(data.targets, cv, seed=seed))
+            ]
+            plans = [(name, folds)]
+        else:
+            plans = [
+                (scheme, [(f"{rec.name}-{scheme}-seed{seed}", seed, None) for seed in seeds]) for scheme in schemes
+            ]
+        for scheme, planned in plans:
             results = [
                 run_experiment(
                     root,
-                    target / f"{rec.name}-{scheme}-seed{seed}",
+                    target / folder,
                     recipe=rec,
                     scheme=scheme,
                     seed=seed,
@@ -291,8 +336,9 @@ def results_table(
                     device=device,
                     data=data,
                     plots=False,
+                    split=split,
                 )
-                for seed in seeds
+                for folder, seed, split in planned
             ]
             runs.extend(r.row() for r in results)
             rows.append(
@@ -300,6 +346,7 @@ def results_table(
                     "recipe": rec.name,
                     "scheme": scheme,
                     "seeds": list(seeds),
+                    "runs": len(results),
                     "accuracy": mean_std([r.metrics.accuracy for r in results]),
                     "segment_accuracy": mean_std([r.segment_accuracy for r in results]),
                     "f1_weighted": mean_std([r.metrics.f1 for r in results]),
@@ -312,6 +359,46 @@ def results_table(
     (target / "results.json").write_text(json.dumps({"rows": rows, "runs": runs, "root": str(root)}, indent=2) + "\n")
     (target / "results.md").write_text(format_results_table(rows))
     return rows
+
+
+def cv_folds(targets: Sequence[int], k: int, *, seed: int = 0) -> list[list[NDArray[np.int64]]]:
+    """Stratified k-fold cross-validation: for each fold, its ``[train, validation, test]`` item indices.
+
+    Each class's items are shuffled with *seed* and dealt round-robin into *k* test folds,
+    so every item is tested exactly once and each fold holds each class's share. The
+    items outside a test fold are split again the same way into *k - 1* groups: one
+    (``1/k`` of the set) is the validation part for early stopping, the rest train.
+
+    Examples
+    --------
+    >>> folds = cv_folds([0, 0, 0, 0, 0, 1, 1, 1, 1, 1], 5, seed=0)
+    >>> sorted(int(i) for fold in folds for i in fold[2])
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    >>> [len(part) for part in folds[0]]
+    [6, 2, 2]
+    """
+    if k < 2:
+        raise ConfigurationError(f"cross-validation needs at least 2 folds, got {k}")
+    labels = np.asarray(list(targets))
+    rng = np.random.default_rng(seed)
+
+    def deal(items: NDArray[np.int64], parts: int) -> list[NDArray[np.int64]]:
+        groups: list[list[int]] = [[] for _ in range(parts)]
+        position = 0
+        for label in np.unique(labels[items]):
+            members = items[labels[items] == label]
+            for i in rng.permutation(members):
+                groups[position % parts].append(int(i))
+                position += 1
+        return [np.sort(np.asarray(g, dtype=np.int64)) for g in groups]
+
+    folds = []
+    everything = np.arange(len(labels), dtype=np.int64)
+    for test in deal(everything, k):
+        rest = np.setdiff1d(everything, test).astype(np.int64)
+        inner = deal(rest, k - 1)
+        folds.append([np.sort(np.concatenate(inner[1:])), inner[0], test])
+    return folds
 
 
 def _part_record(data: FeatureSet, indices: Indices) -> PartRecord:

@@ -29,6 +29,7 @@ from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import ConfigurationError, MissingDependencyError
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.fast import optimize_for_inference
+from musicgenre.models.transfer import MusicnnClassifier
 
 __all__ = ["METADATA_KEY", "export_onnx", "export_torchscript"]
 
@@ -38,18 +39,20 @@ INPUT_NAME = "log_mel"
 # Documented as torch.jit.TracerWarning, but torch's stubs do not re-export it.
 _TRACER_WARNING: type[Warning] = torch.jit.TracerWarning  # type: ignore[attr-defined]
 OUTPUT_NAME = "logits"
+#: What export takes: a GenreCNN, or a pretrained backbone with its head (the ``pretrained`` recipe's model).
+Exportable = GenreCNN | MusicnnClassifier
 
 
-def _prepare(model: GenreCNN, *, channels_last: bool) -> tuple[GenreCNN, torch.Tensor]:
+def _prepare(model: Exportable, *, channels_last: bool) -> tuple[Exportable, torch.Tensor]:
     """An optimised CPU copy in eval mode (the caller's model is left as it is) and an example input."""
-    if not isinstance(model, GenreCNN):
-        raise ConfigurationError(f"export takes a GenreCNN, not {type(model).__name__}")
+    if not isinstance(model, GenreCNN | MusicnnClassifier):
+        raise ConfigurationError(f"export takes a GenreCNN or a MusicnnClassifier, not {type(model).__name__}")
     frozen = optimize_for_inference(model, channels_last=channels_last).cpu()
     cfg = frozen.config
     return frozen, torch.zeros(2, 1, cfg.n_mels, cfg.n_frames)
 
 
-def _metadata(model: GenreCNN, classes: Sequence[str] | None, features: FeatureConfig | None) -> str:
+def _metadata(model: Exportable, classes: Sequence[str] | None, features: FeatureConfig | None) -> str:
     if classes is not None and len(classes) != model.num_classes:
         raise ConfigurationError(f"{len(classes)} class names for a model with {model.num_classes} outputs")
     data: dict[str, Any] = {
@@ -65,7 +68,7 @@ def _metadata(model: GenreCNN, classes: Sequence[str] | None, features: FeatureC
 
 
 def export_torchscript(
-    model: GenreCNN,
+    model: Exportable,
     path: str | os.PathLike[str],
     *,
     classes: Sequence[str] | None = None,
@@ -106,7 +109,7 @@ def export_torchscript(
 
 
 def export_onnx(
-    model: GenreCNN,
+    model: Exportable,
     path: str | os.PathLike[str],
     *,
     classes: Sequence[str] | None = None,

@@ -73,9 +73,9 @@ from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationEr
 from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_audio
 from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.models.cnn import GenreCNN
-from musicgenre.models.transfer import MusicnnClassifier
 from musicgenre.models.fast import optimize_for_inference
 from musicgenre.models.scoring import average_tracks, score_windows
+from musicgenre.models.transfer import MusicnnClassifier
 
 __all__ = [
     "FailedPrediction",

@@ -20,12 +20,23 @@ import torch
 
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
-from musicgenre.audio.windowing import Averaging, LogMelFrontEnd, Windowing, cut_windows, window_layout
+from musicgenre.audio.windowing import Averaging, FrontEnd, LogMelFrontEnd, Windowing, cut_windows, window_layout
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNNConfig
+from musicgenre.models.transfer import MusicnnFrames
 from musicgenre.training.trainer import TrainerConfig
 
-__all__ = ["IMPROVED", "RECIPES", "REFERENCE", "Recipe", "TrainView", "get_recipe", "register_recipe"]
+__all__ = [
+    "IMPROVED",
+    "PRETRAINED_MUSICNN",
+    "RECIPES",
+    "REFERENCE",
+    "Recipe",
+    "TrainView",
+    "TransferSettings",
+    "get_recipe",
+    "register_recipe",
+]
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class TrainView:
     crop: Literal["start", "random"] = "start"
     gain_db: float = 0.0
     spec_augment: tuple[float, int, int] | None = None
-    front_end: LogMelFrontEnd | None = None
+    front_end: FrontEnd | None = None
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The view of *x*, drawing every random number from *generator*."""
@@ -80,6 +91,57 @@ class TrainView:
             pct, n_freq, n_time = self.spec_augment
             x = F.spec_augment(x, max_mask_pct=pct, n_freq_masks=n_freq, n_time_masks=n_time, generator=generator)
         return x
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """How the ``"pretrained"`` recipe builds and trains a backbone-plus-head model.
+
+    Attributes
+    ----------
+    backbone
+        The pretrained backbone (``"MSD_musicnn"``: the better of the two in the frozen probe).
+    layer
+        What the head reads: ``"pooled"`` (the 1,506-d pooled features, the better probe) or
+        ``"penultimate"`` (the 200-d embedding).
+    hidden
+        0: a linear head (default; the mean of window logits then equals the head of the
+        track's mean features, what it is trained on). ``n > 0``: one hidden ReLU layer.
+    dropout
+        Dropout on the head's (standardised) input during training.
+    balance
+        Weight the loss by inverse class frequency in the training part (``n / (k * count)``),
+        so each class counts equally; on balanced data (GTZAN's stratified parts) the
+        weights are 1 and this changes nothing.
+    window_subset
+        Training items are the weighted mean of a random subset of a track's windows, each
+        kept with this probability (at least one): an augmentation that costs nothing on
+        cached features. 1.0: always the whole track's mean.
+    fine_tune
+        ``"none"``: the backbone stays frozen (features computed once). ``"mid"``: after
+        the head, the backbone's mid end is trained too, with the head, on random windows
+        (slower: runs the backbone every step).
+    fine_tune_lr, fine_tune_epochs
+        Learning rate and epoch bound of that fine-tuning stage (early-stopped on validation).
+    """
+
+    backbone: str = "MSD_musicnn"
+    layer: Literal["pooled", "penultimate"] = "pooled"
+    hidden: int = 0
+    dropout: float = 0.0
+    balance: bool = True
+    window_subset: float = 0.5
+    fine_tune: Literal["none", "mid"] = "none"
+    fine_tune_lr: float = 1e-4
+    fine_tune_epochs: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.window_subset <= 1.0:
+            raise ConfigurationError(f"TransferSettings.window_subset must be in (0, 1], got {self.window_subset}")
+        if self.fine_tune not in ("none", "mid"):
+            raise ConfigurationError(f"TransferSettings.fine_tune must be 'none' or 'mid', got {self.fine_tune!r}")
+        if self.fine_tune_lr <= 0 or self.fine_tune_epochs < 1 or self.hidden < 0:
+            raise ConfigurationError(f"invalid TransferSettings: {self}")
 
 
 @dataclass(frozen=True)
@@ -117,6 +179,11 @@ class Recipe:
         ``(max_mask_pct, n_freq_masks, n_time_masks)`` for training, or ``None``.
     gain_db
         Random gain drawn uniformly in ``[-gain_db, gain_db]`` dB for training (0: off).
+    transfer
+        For a pretrained-backbone recipe (``"pretrained"``): the backbone, the head and how
+        they are trained (:class:`TransferSettings`); the front end is then the backbone's
+        (:class:`~musicgenre.models.transfer.MusicnnFrames`) and :attr:`features` only
+        describes it. ``None`` for the recipes that train a :class:`~musicgenre.models.GenreCNN`.
     """
 
     name: str
@@ -130,6 +197,7 @@ class Recipe:
     eval_average: Averaging = "probabilities"
     spec_augment: tuple[float, int, int] | None = None
     gain_db: float = 0.0
+    transfer: TransferSettings | None = None
 
     def __post_init__(self) -> None:
         if self.crop not in ("start", "random"):
@@ -153,8 +221,13 @@ class Recipe:
         return Windowing("all", max(1, round(self.features.n_frames * self.eval_hop)), self.eval_average)
 
     @property
-    def front_end(self) -> LogMelFrontEnd:
-        """The front end of :attr:`features` (whole-track frames, per-window ``top_db``)."""
+    def front_end(self) -> FrontEnd:
+        """The front end: the backbone's for a :attr:`transfer` recipe, else :attr:`features`' log-mel.
+
+        The log-mel front end computes whole-track frames and applies ``top_db`` per window.
+        """
+        if self.transfer is not None:
+            return MusicnnFrames(self.transfer.backbone)
         return LogMelFrontEnd(self.features)
 
     @property
@@ -242,8 +315,34 @@ IMPROVED = Recipe(
     gain_db=6.0,
 )
 
+#: The pretrained recipe: musicnn (MSD) features of every 3-s window computed once, a linear
+#: head trained on each track's mean feature (class-balanced loss, random window subsets),
+#: per-track logits averaged over back-to-back windows. See :class:`TransferSettings`.
+PRETRAINED_MUSICNN = Recipe(
+    name="pretrained",
+    description="musicnn (MSD) backbone, frozen; linear head on cached track-mean features, class-balanced",
+    features=FeatureConfig(sample_rate=16000, clip_ms=2976, n_mels=96, n_fft=512, hop_length=256, top_db=None),
+    trainer=TrainerConfig(
+        lr=1e-3,
+        batch_size=32,
+        max_epochs=300,
+        patience=30,
+        optimizer="adamw",
+        weight_decay=1e-2,
+        label_smoothing=0.1,
+    ),
+    crop="random",
+    eval_hop=1.0,
+    eval_average="logits",
+    transfer=TransferSettings(),
+)
+
 #: Recipes by name; :func:`register_recipe` adds yours.
-RECIPES: dict[str, Recipe] = {REFERENCE.name: REFERENCE, IMPROVED.name: IMPROVED}
+RECIPES: dict[str, Recipe] = {
+    REFERENCE.name: REFERENCE,
+    IMPROVED.name: IMPROVED,
+    PRETRAINED_MUSICNN.name: PRETRAINED_MUSICNN,
+}
 
 
 def register_recipe(recipe: Recipe) -> Recipe:

@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 from torch.utils.data import DataLoader, Dataset
 
 from musicgenre.audio.transforms import FeatureConfig
-from musicgenre.audio.windowing import LogMelFrontEnd
+from musicgenre.audio.windowing import FrontEnd, LogMelFrontEnd
 from musicgenre.data.base import SkippedFile, warn_skipped
 from musicgenre.data.gtzan import parse_clip_name, track_id
 from musicgenre.errors import AudioDecodeError, ConfigurationError
@@ -54,12 +54,13 @@ __all__ = [
     "FeatureSet",
     "RandomView",
     "View",
+    "WindowEncoder",
     "content_hash",
+    "embed_features",
     "extract_features",
     "feature_key",
     "item_generator",
 ]
-
 
 #: Where :func:`extract_features` keeps the spectrograms (``"disk"`` also stores them in *cache_dir*).
 CacheMode = Literal["memory", "disk"]
@@ -106,9 +107,15 @@ class ClipSource(Protocol):
         ...
 
 
-def feature_key(config: FeatureConfig, max_samples: int | None) -> str:
-    """Short hash of everything that decides a clip's cached features besides its bytes."""
-    blob = json.dumps({"v": _FEATURE_VERSION, "features": config.to_dict(), "max_samples": max_samples}, sort_keys=True)
+def feature_key(config: FeatureConfig, max_samples: int | None, front_end: str | None = None) -> str:
+    """Short hash of everything that decides a clip's cached features besides its bytes.
+
+    *front_end* names a front end other than *config*'s log-mel (its ``key``), if one is used.
+    """
+    settings = {"v": _FEATURE_VERSION, "features": config.to_dict(), "max_samples": max_samples}
+    if front_end is not None:
+        settings["front_end"] = front_end
+    blob = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -317,19 +324,24 @@ class _Extractor(Dataset[_Extracted]):
     """Worker-side: hash a file (disk cache) and, unless the store has it, decode, crop and log-mel it."""
 
     def __init__(
-        self, files: Sequence[Path], config: FeatureConfig, max_samples: int | None, stored: frozenset[str] | None
+        self,
+        files: Sequence[Path],
+        config: FeatureConfig,
+        max_samples: int | None,
+        stored: frozenset[str] | None,
+        front_end: FrontEnd | None = None,
     ) -> None:
         self.files = list(files)
         self.config = config
         self.max_samples = max_samples
         self.stored = stored  # content hashes the store holds; None without a disk cache
-        self.front_end = LogMelFrontEnd(config)
+        self.front_end: FrontEnd = front_end if front_end is not None else LogMelFrontEnd(config)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def compute(self, path: Path) -> torch.Tensor:
-        wave, _ = load_audio(path, sample_rate=self.config.sample_rate, mono=True)
+        wave, _ = load_audio(path, sample_rate=self.front_end.sample_rate, mono=True)
         if self.max_samples is not None:
             wave = wave[..., : self.max_samples]
         return self.front_end.frames(wave)
@@ -456,6 +468,7 @@ def extract_features(
     mmap: bool = False,
     num_workers: int = 0,
     progress: bool | None = None,
+    front_end: FrontEnd | None = None,
 ) -> FeatureSet:
     """Compute every clip's log-mel spectrogram once, into one contiguous :class:`~musicgenre.data.cache.FeatureSet`.
 
@@ -485,6 +498,11 @@ def extract_features(
         Worker processes (each with one torch thread); 0 extracts in this process.
     progress
         tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
+    front_end
+        Compute the frames with this front end instead of *config*'s log-mel (a pretrained
+        model's, e.g. :class:`~musicgenre.models.transfer.MusicnnFrames`); *config* must
+        then give its sample rate and bands, and the front end's ``key`` (or ``repr``)
+        enters the disk cache's key.
 
     Returns
     -------
@@ -504,10 +522,12 @@ def extract_features(
             raise ConfigurationError("cache='disk' needs cache_dir")
         directory = Path(cache_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        store = _Store(directory, feature_key(cfg, max_samples), cfg.n_mels)
+        named = None if front_end is None else str(getattr(front_end, "key", repr(front_end)))
+        store = _Store(directory, feature_key(cfg, max_samples, named), cfg.n_mels)
     elif mmap:
         raise ConfigurationError("mmap=True needs cache='disk' (it maps the stored array)")
-    extractor = _Extractor(dataset.files, cfg, max_samples, None if store is None else frozenset(store.spans))
+    known = None if store is None else frozenset(store.spans)
+    extractor = _Extractor(dataset.files, cfg, max_samples, known, front_end)
     loader = DataLoader(
         extractor,
         batch_size=8,
@@ -570,3 +590,115 @@ def extract_features(
         if mmap:
             data = FeatureSet(store.load(mmap=True), data.spans, data.targets, data.files, data.classes, data.skipped)
     return data
+
+
+class WindowEncoder(Protocol):
+    """What :func:`embed_features` needs: cut a track's cached frames into windows and encode them.
+
+    :class:`~musicgenre.evaluation.transfer.BackboneEncoder` (a pretrained backbone) is one.
+    """
+
+    @property
+    def key(self) -> str:
+        """Everything that decides the encodings besides the frames (weights, layer, windows), as a string."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Size of one window's encoding."""
+        ...
+
+    def windows(self, frames: torch.Tensor) -> torch.Tensor:
+        """A track's ``(1, bands, frames)`` -> its model windows ``(n_windows, 1, bands, window_frames)``."""
+        ...
+
+    def encode(self, windows: torch.Tensor) -> torch.Tensor:
+        """A batch of windows ``(n, 1, bands, window_frames)`` -> ``(n, dim)`` encodings."""
+        ...
+
+
+def _frames_hash(frames: torch.Tensor) -> str:
+    return hashlib.blake2b(frames.contiguous().numpy().tobytes(), digest_size=16).hexdigest()
+
+
+def embed_features(
+    data: FeatureSet,
+    encoder: WindowEncoder,
+    *,
+    batch_size: int = 64,
+    cache: CacheMode = "memory",
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+) -> FeatureSet:
+    """Encode every window of every track of *data* once (e.g. a pretrained backbone's features).
+
+    The result is a :class:`FeatureSet` like *data* (same items, targets, files, classes)
+    whose storage holds, instead of frames, one row per **window**: ``(total_windows, dim)``,
+    item *i*'s windows at ``spans[i]`` in the order :meth:`WindowEncoder.windows` cuts them
+    (so ``data.spectrogram(i)`` is ``(1, dim, n_windows)``). Windows of several tracks go
+    through :meth:`WindowEncoder.encode` together, *batch_size* at a time.
+
+    Parameters
+    ----------
+    data
+        Cached frames (:func:`extract_features` with the encoder's front end).
+    encoder
+        Cuts and encodes the windows.
+    batch_size
+        Windows per :meth:`WindowEncoder.encode` call.
+    cache, cache_dir
+        ``"disk"`` keeps the encodings in *cache_dir* (``features-<key>.npy`` and its index,
+        as :func:`extract_features` does), keyed by a hash of each track's frames and by
+        :attr:`WindowEncoder.key`, so a changed track or encoder is never served stale.
+    progress
+        tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
+    """
+    from tqdm.auto import tqdm
+
+    if cache not in ("memory", "disk"):
+        raise ConfigurationError(f"cache must be 'memory' or 'disk', got {cache!r}")
+    if batch_size < 1:
+        raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
+    store: _Store | None = None
+    digests: list[str] = []
+    if cache == "disk":
+        if cache_dir is None:
+            raise ConfigurationError("cache='disk' needs cache_dir")
+        directory = Path(cache_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        blob = json.dumps({"v": _FEATURE_VERSION, "encoder": encoder.key}, sort_keys=True)
+        store = _Store(directory, "emb-" + hashlib.sha256(blob.encode()).hexdigest()[:16], encoder.dim)
+        digests = [_frames_hash(data.storage[a:b]) for a, b in data.spans]
+    stored = store.load(mmap=True) if store is not None and store.spans else None
+    pending: list[tuple[int, torch.Tensor]] = []  # (item, windows) waiting for a batch
+    results: dict[int, torch.Tensor] = {}  # item -> its (n_windows, dim) encodings
+
+    def flush() -> None:
+        windows = torch.cat([w for _, w in pending])
+        with torch.inference_mode():
+            encoded = torch.cat([encoder.encode(part) for part in torch.split(windows, batch_size)])
+        for (item, _), part in zip(pending, torch.split(encoded, [len(w) for _, w in pending]), strict=True):
+            results[item] = part.float().clone()
+        pending.clear()
+
+    with tqdm(
+        total=len(data), desc="embeddings", unit="clip", disable=None if progress is None else not progress
+    ) as bar:
+        for i in range(len(data)):
+            if store is not None and stored is not None and digests[i] in store.spans:
+                a, b = store.spans[digests[i]]
+                results[i] = stored[a:b].clone()
+            else:
+                pending.append((i, encoder.windows(data.spectrogram(i))))
+                if sum(len(w) for _, w in pending) >= batch_size:
+                    flush()
+            bar.update(1)
+        if pending:
+            flush()
+    rows = [results[i] for i in range(len(data))]
+    out = FeatureSet.from_spectrograms(
+        [r.T.unsqueeze(0) for r in rows], data.targets, data.files, data.classes, data.skipped, n_mels=encoder.dim
+    )
+    if store is not None and len(out):
+        store.write(out, digests)
+    return out

@@ -24,6 +24,7 @@ from musicgenre.evaluation.plots import plot_confusion_matrix, plot_history, plo
 from musicgenre.evaluation.tracks import TrackOutputs
 from musicgenre.models.checkpoint import PartRecord, save_checkpoint
 from musicgenre.models.cnn import GenreCNN
+from musicgenre.models.transfer import MusicnnClassifier
 from musicgenre.recipes import Recipe
 from musicgenre.training.callbacks import History
 
@@ -60,7 +61,7 @@ def write_report(out_dir: str | os.PathLike[str], metrics: ClassificationMetrics
 
 def write_outputs(
     out: str | os.PathLike[str],
-    model: GenreCNN,
+    model: GenreCNN | MusicnnClassifier,
     data: FeatureSet,
     predictions: TrackOutputs,
     history: History | None,
@@ -130,7 +131,15 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
 
 
 def format_results_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Render :func:`~musicgenre.experiment.results_table` rows as a Markdown table (mean ± std over seeds)."""
+    """Render :func:`~musicgenre.experiment.results_table` rows as a Markdown table (mean ± std over the runs).
+
+    The runs are the seeds, or with cross-validation the folds of every seed; a row
+    whose runs are not its seeds says how many there were (``5-fold CV (5 runs)``).
+    """
+
+    def scheme(row: dict[str, Any]) -> str:
+        runs = row.get("runs")
+        return row["scheme"] if runs is None or runs == len(row.get("seeds", ())) else f"{row['scheme']} ({runs} runs)"
 
     def cell(stat: dict[str, float], pct: bool = True) -> str:
         scale = 100.0 if pct else 1.0
@@ -142,7 +151,7 @@ def format_results_table(rows: Sequence[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     lines.extend(
-        f"| {r['recipe']} | {r['scheme']} | {cell(r['accuracy'])} | {cell(r['segment_accuracy'])} "
+        f"| {r['recipe']} | {scheme(r)} | {cell(r['accuracy'])} | {cell(r['segment_accuracy'])} "
         f"| {cell(r['f1_weighted'])} | {cell(r['worst_recall'])} | {cell(r['train_seconds'], pct=False)} "
         f"| {r['parameters']:,} |"
         for r in rows

@@ -31,6 +31,7 @@ from musicgenre.data.cache import FeatureSet
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.scoring import average_tracks, score_windows
+from musicgenre.models.transfer import MusicnnClassifier
 from musicgenre.recipes import Recipe, get_recipe
 from musicgenre.training.trainer import Trainer
 
@@ -117,7 +118,7 @@ class TrackOutputs:
 
 
 def _track_outputs(
-    model: GenreCNN, loader: DataLoader[Any], device: torch.device
+    model: GenreCNN | MusicnnClassifier, loader: DataLoader[Any], device: torch.device
 ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[int], int, int]:
     probs: list[torch.Tensor] = []
     embs: list[torch.Tensor] = []
@@ -163,7 +164,7 @@ class TrackTrainer(Trainer):
 
 
 def evaluate_tracks(
-    model: GenreCNN,
+    model: GenreCNN | MusicnnClassifier,
     data: FeatureSet,
     indices: Indices,
     recipe: str | Recipe,

@@ -35,6 +35,7 @@ from musicgenre.models.registry import get_model_class
 
 if TYPE_CHECKING:
     from musicgenre.models.cnn import GenreCNN
+    from musicgenre.models.transfer import MusicnnClassifier
 
 __all__ = ["Checkpoint", "PartRecord", "load_checkpoint", "save_checkpoint"]
 
@@ -124,7 +125,7 @@ class Checkpoint:
         musicgenre version that wrote the file.
     """
 
-    model: GenreCNN
+    model: GenreCNN | MusicnnClassifier
     classes: list[str]
     features: FeatureConfig
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -172,7 +173,7 @@ class Checkpoint:
 
 def save_checkpoint(
     path: str | os.PathLike[str],
-    model: GenreCNN,
+    model: GenreCNN | MusicnnClassifier,
     *,
     classes: Sequence[str],
     features: FeatureConfig | None = None,
@@ -188,7 +189,8 @@ def save_checkpoint(
     path
         Destination file (conventionally ``.ckpt``).
     model
-        A :class:`~musicgenre.models.GenreCNN` (or registered subclass).
+        A :class:`~musicgenre.models.GenreCNN` (or registered subclass), or a
+        :class:`~musicgenre.models.transfer.MusicnnClassifier` (a pretrained backbone and its head).
     classes
         Label names in output order; their count must equal ``model.num_classes``.
     features

@@ -18,15 +18,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from musicgenre.audio.windowing import Averaging
 from musicgenre.errors import ConfigurationError
-from musicgenre.models.cnn import GenreCNN
 
-__all__ = ["WindowScores", "average_tracks", "score_windows"]
+__all__ = ["EmbeddingModel", "WindowScores", "average_tracks", "score_windows"]
+
+
+@runtime_checkable
+class EmbeddingModel(Protocol):
+    """A model split as :class:`~musicgenre.models.GenreCNN` is: features, head (with pre-logits) and classifier.
+
+    :class:`~musicgenre.models.transfer.MusicnnClassifier` is one too.
+    """
+
+    classifier: nn.Module
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-window features."""
+        ...
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Features -> logits, or the classifier's input with ``pre_logits=True``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -76,8 +94,8 @@ def score_windows(
     """
     if batch_size is not None and batch_size < 1:
         raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
-    if embeddings and not isinstance(model, GenreCNN):
-        raise ConfigurationError(f"embeddings need a GenreCNN, not a {type(model).__name__}")
+    if embeddings and not isinstance(model, EmbeddingModel):
+        raise ConfigurationError(f"embeddings need a GenreCNN or a model like it, not a {type(model).__name__}")
     model.eval()
     parts = torch.split(windows, batch_size) if batch_size is not None and len(windows) else (windows,)
     logits: list[torch.Tensor] = []
@@ -85,7 +103,7 @@ def score_windows(
     with torch.no_grad():
         for part in parts:
             x = part if device is None else part.to(device)
-            if isinstance(model, GenreCNN) and embeddings:
+            if embeddings and isinstance(model, EmbeddingModel):
                 emb = model.forward_head(model.forward_features(x), pre_logits=True)
                 logits.append(model.classifier(emb).float().cpu())
                 embs.append(emb.float().cpu())

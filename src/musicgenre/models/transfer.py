@@ -169,6 +169,11 @@ class TransferConfig:
         return pretrained_info(self.backbone).patch_frames
 
     @property
+    def global_pool(self) -> bool:
+        """True: the backbone pools over time, so a window may have any number of frames (trained on 187)."""
+        return True
+
+    @property
     def in_features(self) -> int:
         """Size of the features the head reads (1,506 or 200)."""
         cfg = pretrained_info(self.backbone).config
