@@ -1,4 +1,4 @@
-"""Reproduce the reference GTZAN pipeline end to end (or run the improved recipe).
+"""Reproduce the reference GTZAN pipeline end to end (or run the improved or pretrained recipe).
 
 The reference recipe: decode -> mono -> 22050 Hz -> first 5 s (random zero-padding if
 shorter) -> 64-band log-mel (n_fft 1024, hop 512, top_db 80) -> 4-block CNN, Adam 1e-3,
@@ -10,8 +10,11 @@ t-SNE of the test embeddings, and a checkpoint.
     python examples/reproduce_gtzan.py --root ~/data/gtzan      # real GTZAN, any layout
     python examples/reproduce_gtzan.py --root ~/data/gtzan --scheme 80-20
     python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe improved --scheme filtered
-    python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe reference improved \\
+    python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe pretrained  # musicnn + linear head
+    python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe reference improved pretrained \\
         --scheme random filtered --seeds 0 1 2                   # the results table
+    python examples/reproduce_gtzan.py --root ~/data/gtzan --recipe improved pretrained --cv 5
+                                                                 # 5-fold stratified cross-validation
 
 Without --root, a small synthetic set (10 fake genres) is generated in the output folder,
 so this runs anywhere without a download.
@@ -46,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=42, help="seed of split, weights, crops and shuffling")
     parser.add_argument("--seeds", type=int, nargs="+", help="several seeds: write the results table instead")
+    parser.add_argument(
+        "--cv", type=int, metavar="K", help="k-fold stratified cross-validation table instead of --scheme's splits"
+    )
     parser.add_argument("--max-epochs", type=int, help="override the recipe's epoch bound")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--num-workers", type=int, default=0, help="feature-extraction worker processes")
@@ -72,12 +78,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args.out.mkdir(parents=True, exist_ok=True)
     root = args.root or synthetic_root(args.out, args.clips_per_genre, args.duration, args.seed, args.noise)
 
-    if args.seeds or len(args.recipe) > 1 or len(args.scheme) > 1:
-        # Several runs: the results table (mean and spread over seeds), as JSON and Markdown.
+    if args.seeds or args.cv or len(args.recipe) > 1 or len(args.scheme) > 1:
+        # Several runs: the results table (mean and spread over seeds, or over folds with --cv), as JSON and Markdown.
         seeds = args.seeds or [args.seed]
         rows = results_table(
             root, args.out, recipes=args.recipe, schemes=args.scheme, seeds=seeds, max_epochs=args.max_epochs,
-            device=args.device, num_workers=args.num_workers,
+            device=args.device, num_workers=args.num_workers, cv=args.cv,
         )  # fmt: skip
         print((args.out / "results.md").read_text())
         return {"rows": rows}
