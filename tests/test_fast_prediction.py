@@ -187,8 +187,10 @@ def test_warnings_in_workers_reach_the_caller_once_per_file(tmp_path: Path, work
     sf.write(str(good), _music(2.0, 8000, 1), 8000)
     cut = [_truncated(tmp_path / f"cut{i}.wav") for i in range(3)]
     classifier = GenreClassifier(_model(), GENRES, FEATURES)
+    threads = torch.get_num_threads()
     with pytest.warns(TruncatedAudioWarning) as record:
         results = classifier.predict_many([cut[0], good, cut[1], cut[2]], num_workers=workers, batch_size=2)
+    assert torch.get_num_threads() == threads  # the caller's setting is restored
     assert sorted(str(w.message).split(":")[0] for w in record) == sorted(str(p) for p in cut)
     assert all(isinstance(r, Prediction) for r in results)
     for result, path in zip(results, [cut[0], good, cut[1], cut[2]], strict=True):
