@@ -238,33 +238,54 @@ def _one_thread() -> Iterator[None]:
 
 
 class _SubsetMeans(Dataset[tuple[torch.Tensor, int]]):
-    """Training items: the weighted mean feature of a random subset of a track's windows."""
+    """Training items: the weighted mean feature of a random subset of a track's windows.
+
+    An epoch's subsets are drawn together from ``(seed, epoch)`` and the means computed in
+    one pass over the training windows (a scatter-add), so an epoch costs a few milliseconds
+    whatever the number of tracks.
+    """
 
     def __init__(self, embeddings: TrackEmbeddings, indices: Indices, keep: float, seed: int) -> None:
-        self.embeddings = embeddings
-        self.indices = [int(i) for i in indices]
-        self.targets = [embeddings.features.targets[i] for i in self.indices]
+        idx = [int(i) for i in indices]
+        self.targets = [embeddings.features.targets[i] for i in idx]
+        counts = torch.tensor([len(embeddings.weights[i]) for i in idx], dtype=torch.long)
+        self.windows = torch.cat([embeddings.windows(i) for i in idx])  # (training windows, dim)
+        self.weights = torch.cat([embeddings.weights[i] for i in idx]).float()
+        self.track = torch.repeat_interleave(torch.arange(len(idx)), counts)  # each window's item
+        self.first = torch.cumsum(counts, 0) - counts  # each item's first window
         self.keep = keep
         self.seed = seed
         self.epoch = 0
+        self._means: torch.Tensor | None = None
+        self._drawn_for = -1
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.targets)
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the subsets of *epoch*."""
         self.epoch = epoch
 
+    def means(self) -> torch.Tensor:
+        """The items of the current epoch, ``(items, dim)``."""
+        if self._means is None or self._drawn_for not in (self.epoch, -2):
+            w = self.weights
+            if self.keep < 1.0:
+                kept = torch.rand(len(w), generator=_generator(self.seed, self.epoch, 0)) < self.keep
+                empty = torch.zeros(len(self.targets)).index_add_(0, self.track, kept.float()) == 0
+                kept[self.first[empty]] = True  # at least one window per item
+                w = w * kept
+            n = len(self.targets)
+            w = w / torch.zeros(n).index_add_(0, self.track, w)[self.track]  # each item's weights sum to 1
+            # The means as one sparse (items x windows) product: no (windows x dim) temporary.
+            positions = torch.stack([self.track, torch.arange(len(w))])
+            share = torch.sparse_coo_tensor(positions, w, (n, len(w)), check_invariants=False)
+            self._means = torch.sparse.mm(share, self.windows)
+            self._drawn_for = self.epoch if self.keep < 1.0 else -2  # whole tracks: the same every epoch
+        return self._means
+
     def __getitem__(self, item: int) -> tuple[torch.Tensor, int]:
-        index = self.indices[item]
-        x, w = self.embeddings.windows(index), self.embeddings.weights[index]
-        if self.keep < 1.0 and len(w) > 1:
-            generator = _generator(self.seed, self.epoch, item)
-            mask = torch.rand(len(w), generator=generator) < self.keep
-            if not bool(mask.any()):
-                mask[int(torch.randint(len(w), (1,), generator=generator))] = True
-            x, w = x[mask], w[mask]
-        return (x * w[:, None]).sum(0) / w.sum(), self.targets[item]
+        return self.means()[item], self.targets[item]
 
 
 def train_head(
