@@ -1,43 +1,47 @@
-"""The real prediction path, piece by piece: decoding 44.1 kHz stereo MP3/FLAC, long files, the model.
+"""The real prediction path, measured side by side in one run: the table behind docs/performance.rst.
 
-    python benchmarks/real_path.py                    # all three parts (about 10 minutes on 2 cores)
-    python benchmarks/real_path.py --parts decode model
+    python benchmarks/real_path.py                         # every part (about 15 minutes on 2 cores)
+    python benchmarks/real_path.py --parts predict --tracks 50 --models improved
     python benchmarks/real_path.py --parts long --wav-hours 1 --flac-hours 3
 
-Prints one Markdown table per part, every row measured in this run, alternating the
-variants it compares (A B A B ...) so that a busy machine slows them alike. Each cell is
-the median of the repeats; ``spread`` is the interquartile range over the median, a
-measure of how noisy the machine was.
+Prints one Markdown table per part, every row measured in this run. Where variants are
+compared on one input they take turns (A B A B ...) so that a busy machine slows them
+alike; each such cell is the median of the repeats, and ``spread`` is the interquartile
+range over the median, a measure of how noisy the machine was.
 
-- ``decode``: :func:`musicgenre.io.load_audio` (to 22.05 kHz mono) on a 30-s 44.1 kHz
-  stereo MP3 and FLAC, this branch against the ``io.py`` of ``--baseline`` (default: the
-  commit this branch forked from ``main``), whole and split into decode / mix / resample.
+- ``predict``: ``GenreClassifier.predict_many`` in this process and the ``musicgenre
+  predict`` command in a fresh one (start-up included), with 0 workers and with the
+  default, for the reference and improved models (untrained weights with batch-norm
+  statistics as after training; the windows their recipes evaluate: the reference the
+  first 5 s, the improved all 3-s windows at half overlap), on ``--tracks`` 30-s files
+  per format: 22.05 kHz mono WAV (GTZAN's own), 44.1 kHz stereo FLAC and MP3 (users'
+  music). The audio is the real GTZAN clips of ``../shared/data/gtzan-mini`` when present.
 - ``long``: a ``--wav-hours`` 44.1 kHz stereo WAV and a ``--flac-hours`` FLAC (written once
-  under ``--long-dir`` in blocks, and kept): time and peak RSS of whole-file
-  ``load_audio`` against :func:`musicgenre.io.iter_audio_blocks`, each in a fresh process
-  (peak RSS from ``resource.getrusage(RUSAGE_CHILDREN)`` of a wrapper process), next to
-  the RSS of a process that only imports musicgenre.
-- ``model``: PROTOTYPES for the next phase, on the improved recipe's model and the windows
-  of a 30-s track: feature paths (one STFT per overlapping window, as ``GenreClassifier``
-  today, against one whole-track log-mel cut into frame windows) and model forwards
-  (eager, ``inference_mode``, channels-last, batch-norm folded into the convolutions,
-  1 or 2 threads, one track's windows or ten tracks' per batch, ONNX Runtime), in ms per
-  30-s track, with the exactness of each against the plain eager model.
+  under ``--data-dir`` in blocks, and kept): decoding whole (``load_audio``) and in blocks
+  (:func:`musicgenre.io.iter_audio_blocks`), and ``musicgenre predict --timeline`` with
+  the improved model: time, peak RSS and its growth over the import of the prediction
+  modules, each in a fresh process (peak RSS from ``getrusage(RUSAGE_CHILDREN)`` of a
+  wrapper process that does nothing else).
+- ``model``: on the windows of a 30-s track for the improved model, the features (one
+  STFT per overlapping window, as before 0.4, against the whole-track log-mel cut into
+  windows) and the forward pass (eager, ``inference_mode``,
+  :func:`~musicgenre.models.fast.optimize_for_inference`, the TorchScript export and ONNX
+  Runtime on the ONNX export), with 1 and 2 threads and the largest difference from the
+  eager model's logits.
+- ``decode``: :func:`musicgenre.io.load_audio` (to 22.05 kHz mono) on a 30-s 44.1 kHz
+  stereo MP3 and FLAC against the ``io.py`` of ``--baseline`` (default: before issue 16),
+  whole and split into decode / mix / resample.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
-import io
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -48,60 +52,26 @@ import numpy as np
 import soundfile as sf
 import soxr
 import torch
-from numpy.typing import NDArray
+from common import REPO, interleaved, machine, median_ms, run_child, spread, table
 from predict import FORMATS, write_tracks
 
 from musicgenre import io as mio
+from musicgenre.export import export_onnx, export_torchscript
+from musicgenre.models import GenreCNN, GenreCNNConfig
+from musicgenre.models.fast import optimize_for_inference
 from musicgenre.recipes import IMPROVED
 from musicgenre.synthetic import synthesize_clip
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET = 22050
-
-
-# -- measuring ---------------------------------------------------------------------------------
-
-
-def interleaved(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, NDArray[np.float64]]:
-    """Seconds per call of each variant, called in turn *repeats* times after one warm-up each."""
-    for fn in variants.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: np.array(t) for name, t in times.items()}
-
-
-def median_ms(t: NDArray[np.float64]) -> float:
-    return float(np.median(t)) * 1e3
-
-
-def spread(t: NDArray[np.float64]) -> str:
-    q1, q2, q3 = np.percentile(t, [25, 50, 75])
-    return f"{(q3 - q1) / q2:.0%}"
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    sys.stdout.flush()
+#: io.py before issue 16 (block-wise decoding, column-sum mixing): the ``decode`` part's "before".
+BASELINE = "528fdd1~1"
 
 
 # -- part 1: decoding a 30-s file, before and after ----------------------------------------------
 
 
 def baseline_io(rev: str) -> tuple[ModuleType, str]:
-    """The ``io.py`` of *rev* (``None``: the fork point from main), imported as its own module."""
-    if rev == "fork-point":
-        rev = subprocess.run(
-            ["git", "merge-base", "HEAD", "main"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
+    """The ``io.py`` of git revision *rev*, imported as its own module."""
     source = subprocess.run(
         ["git", "show", f"{rev}:src/musicgenre/io.py"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
@@ -208,42 +178,52 @@ def measure_child(mode: str, path: Path) -> tuple[float, int, float]:
     return float(seconds), int(frames), int(rss_kb) / 1024
 
 
-def long_part(folder: Path, wav_hours: float, flac_hours: float) -> None:
+def long_part(folder: Path, wav_hours: float, flac_hours: float, checkpoint: Path | None) -> None:
     files = {
         f"{wav_hours:g}-h WAV": long_file(folder / f"long-{wav_hours:g}h.wav", wav_hours, "PCM_16"),
         f"{flac_hours:g}-h FLAC": long_file(folder / f"long-{flac_hours:g}h.flac", flac_hours, "PCM_16"),
     }
     _, _, floor = measure_child("import", next(iter(files.values())))
-    rows = [["(import torch + musicgenre only)", "", "", "", f"{floor:.0f}"]]
+    _, predict_floor, _ = run_child([sys.executable, "-c", "import musicgenre.cli, musicgenre.inference"])
+    rows = [
+        ["(import torch + musicgenre.io only)", "", "", "", f"{floor:.0f}", ""],
+        ["(import musicgenre.cli + musicgenre.inference)", "", "", "", f"{predict_floor:.0f}", ""],
+    ]
     for name, path in files.items():
         hours = sf.info(str(path)).duration / 3600
         results = {mode: measure_child(mode, path) for mode in ("blocks", "whole", "blocks")}  # blocks twice: warm
         for mode in ("blocks", "whole"):
             seconds, _, rss = results[mode]
             label = "iter_audio_blocks (30 s)" if mode == "blocks" else "load_audio"
-            rows.append([name, label, f"{seconds:.1f}", f"{hours * 3600 / seconds:.0f}x", f"{rss:.0f}"])
+            rows.append([name, label, f"{seconds:.1f}", f"{hours * 3600 / seconds:.0f}x", f"{rss:.0f}", ""])
         assert results["blocks"][1] == results["whole"][1]
+        if checkpoint is not None:
+            command = [sys.executable, "-m", "musicgenre", "predict", "-c", str(checkpoint), str(path)]
+            wall, rss, _ = run_child([*command, "--format", "json", "--timeline"])
+            rows.append(
+                [name, "CLI predict --timeline, improved model", f"{wall:.1f}", f"{hours * 3600 / wall:.0f}x",
+                 f"{rss:.0f}", f"+{rss - predict_floor:.0f}"]
+            )  # fmt: skip
     table(
-        "Long 44.1 kHz stereo files to 22.05 kHz mono, one fresh process each",
-        ["file", "how", "time (s)", "x real time", "peak RSS (MB)"],
+        "Long 44.1 kHz stereo files to 22.05 kHz mono, one fresh process each (RSS in MiB; growth over the "
+        "import of the prediction modules)",
+        ["file", "how", "time (s)", "x real time", "peak RSS", "growth"],
         rows,
     )
 
 
-# -- part 3: PROTOTYPES of the model side (scratch code for the next phase to lift) -----------------
+# -- part 3: the model on one track's windows ---------------------------------------------------
 
 
-def improved_model(seed: int = 0) -> torch.nn.Module:
-    """PROTOTYPE: the improved recipe's model with non-trivial batch-norm statistics (as if trained)."""
-    from musicgenre.models import GenreCNN
-
-    model = GenreCNN(IMPROVED.model_config(10), seed=seed)
+def trained_like(config: GenreCNNConfig, seed: int = 0) -> GenreCNN:
+    """A model with non-trivial batch-norm statistics and affine weights (as if trained), in eval mode."""
+    model = GenreCNN(config, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
             assert m.running_mean is not None
             assert m.running_var is not None
+            n = m.num_features
             m.running_mean.copy_(torch.randn(n, generator=gen) * 0.5)
             m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
             m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
@@ -251,206 +231,198 @@ def improved_model(seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
-def fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """PROTOTYPE: a copy of a GenreCNN with each block's BatchNorm2d folded into its Conv2d.
-
-    Exact up to float rounding (eval mode: batch-norm is a per-channel affine map right after
-    the convolution). The input BatchNorm2d(1) stays: folding it into the first convolution
-    would be wrong at the borders, where the convolution pads with zeros after it.
-    """
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-    folded = copy.deepcopy(model).eval()
-    for block in folded.blocks:  # type: ignore[union-attr]
-        layers = list(block)
-        for i in range(len(layers) - 1):
-            if isinstance(layers[i], torch.nn.Conv2d) and isinstance(layers[i + 1], torch.nn.BatchNorm2d):
-                block[i] = fuse_conv_bn_eval(layers[i], layers[i + 1])
-                block[i + 1] = torch.nn.Identity()
-    return folded
-
-
-def whole_track_log_mel(wave: torch.Tensor, log_mel: torch.nn.Module) -> torch.Tensor:
-    """PROTOTYPE: one log-mel of the whole track, ``(n_mels, frames)``."""
-    out: torch.Tensor = log_mel(wave)
-    return out
-
-
-def power_mel_real(wave: torch.Tensor, log_mel: Any) -> torch.Tensor:
-    """PROTOTYPE: the same log-mel, power as re**2 + im**2 of a real view instead of abs()**2."""
-    from musicgenre.audio import functional as F
-
-    spec = torch.stft(
-        wave,
-        log_mel.n_fft,
-        log_mel.hop_length,
-        window=log_mel.window,
-        center=True,
-        pad_mode="reflect",
-        return_complex=True,
-    )
-    power = torch.view_as_real(spec).square().sum(-1)
-    mel = torch.matmul(power.transpose(-1, -2), log_mel.fbanks).transpose(-1, -2)
-    return F.amplitude_to_db(mel, log_mel.top_db)
-
-
-def frame_windows(spec: torch.Tensor, n_frames: int, hop_frames: int) -> torch.Tensor:
-    """PROTOTYPE: the model's windows cut from a whole-track log-mel, ``(windows, 1, n_mels, n_frames)``."""
-    from musicgenre.audio import functional as F
-
-    floor = float(spec.min())
-    return F.segments(spec, n_frames, hop_frames, pad_value=floor).unsqueeze(1)
-
-
-def onnx_session(model: torch.nn.Module, example: torch.Tensor, threads: int) -> Callable[[torch.Tensor], Any]:
-    """PROTOTYPE: *model* exported to ONNX (dynamic batch) in an ONNX Runtime session of *threads* threads."""
+def onnx_runner(model: GenreCNN, folder: Path, threads: int) -> Callable[[torch.Tensor], Any]:
+    """*model* through :func:`musicgenre.export.export_onnx`, in an ONNX Runtime session of *threads* threads."""
     import onnxruntime as ort
 
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # the legacy exporter's deprecation, the shape check's TracerWarning
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (example,),
-            buffer,  # type: ignore[arg-type]
-            input_names=["x"],
-            output_names=["logits"],
-            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
-            dynamo=False,
-        )
+    path = export_onnx(model, folder / "model.onnx")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {"x": x.numpy()})[0]
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x.numpy()})[0]
 
 
-def frozen_torchscript(model: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
-    """PROTOTYPE: *model* traced, frozen and ``optimize_for_inference`` (which also folds batch-norm)."""
-    with warnings.catch_warnings():  # the shape check's TracerWarning; freeze's deprecation in favour of compile
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(model, (example,))  # type: ignore[no-untyped-call]
-        frozen: torch.nn.Module = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-    return frozen
+def torchscript_model(model: GenreCNN, folder: Path) -> torch.nn.Module:
+    """*model* through :func:`musicgenre.export.export_torchscript`, loaded back."""
+    path = export_torchscript(model, folder / "model.pt")
+    loaded: torch.nn.Module = torch.jit.load(str(path))  # type: ignore[no-untyped-call]
+    return loaded
 
 
-def model_part(repeats: int, threads_list: list[int]) -> None:
+def model_part(folder: Path, repeats: int, threads_list: list[int]) -> None:
+    from musicgenre.audio import functional as F
     from musicgenre.audio.transforms import LogMelSpectrogram
-    from musicgenre.inference import _Featurizer
+    from musicgenre.audio.windowing import LogMelFrontEnd, cut_windows, track_frames
 
     cfg = IMPROVED.features
+    windowing = IMPROVED.windowing
     wave = torch.from_numpy(synthesize_clip("jazz", duration=30.0, sample_rate=cfg.sample_rate, seed=1))
-    assert IMPROVED.eval_hop is not None
-    hop = round(cfg.clip_samples * (1 - IMPROVED.eval_hop))  # GenreClassifier(overlap=0.5)
-    featurizer = _Featurizer(cfg, hop, 32)
     log_mel = LogMelSpectrogram.from_config(cfg)
-    hop_frames = max(1, round(cfg.n_frames * IMPROVED.eval_hop))  # Recipe.eval_windows
-    per_window = featurizer(wave).features
-    whole = frame_windows(whole_track_log_mel(wave, log_mel), cfg.n_frames, hop_frames)
-    real = frame_windows(power_mel_real(wave, log_mel), cfg.n_frames, hop_frames)
-    windows = per_window.shape[0]
+    front = LogMelFrontEnd(cfg)
+    hop = windowing.hop(cfg.n_frames) * cfg.hop_length
 
+    def per_window() -> torch.Tensor:  # before 0.4: one STFT per overlapping window of samples
+        with torch.inference_mode():
+            return torch.cat([log_mel(part) for part in torch.split(F.segments(wave, cfg.clip_samples, hop), 32)])
+
+    def whole_track() -> torch.Tensor:  # one log-mel of the track, windows cut from its frames
+        with torch.inference_mode():
+            return cut_windows(track_frames(wave, front, windowing), front, windowing).windows
+
+    windows = whole_track()
     rows: list[list[str]] = []
     for threads in threads_list:
         torch.set_num_threads(threads)
-        with torch.inference_mode():
-            t = interleaved(
-                {
-                    "per-window STFT (today)": lambda: featurizer(wave),
-                    "whole-track log-mel + frame windows": lambda: frame_windows(
-                        whole_track_log_mel(wave, log_mel), cfg.n_frames, hop_frames
-                    ),
-                    "  same, power from view_as_real": lambda: frame_windows(
-                        power_mel_real(wave, log_mel), cfg.n_frames, hop_frames
-                    ),
-                },
-                repeats,
-            )
-        for name, times in t.items():
-            rows.append([name, str(threads), f"{median_ms(times):.1f}", spread(times)])
+        t = interleaved({"one STFT per window (before)": per_window, "whole-track log-mel, cut": whole_track}, repeats)
+        rows += [[name, str(threads), f"{median_ms(v):.1f}", spread(v)] for name, v in t.items()]
     table(
-        f"Features of a 30-s track for the improved model (windows: {windows} per-window, {whole.shape[0]} "
-        f"from frames; max |dB diff| view_as_real vs abs: {float((real - whole).abs().max()):.2e}), ms per track",
+        f"Features of a 30-s track for the improved model ({len(windows)} windows), ms per track",
         ["features", "threads", "ms", "spread"],
         rows,
     )
 
-    base = improved_model()
-    folded = fold_batch_norm(base)
-    x1 = per_window.contiguous()
-    x10 = x1.repeat(10, 1, 1, 1)  # ten tracks' windows in one batch
+    base = trained_like(IMPROVED.model_config(10))
+    fast = optimize_for_inference(base)
+    x = windows.contiguous()
     with torch.inference_mode():
-        reference = base(x10)
-    variants: dict[str, tuple[torch.nn.Module, bool]] = {
-        "eager, no_grad": (base, False),
-        "inference_mode": (base, False),
-        "inference_mode, channels_last": (copy.deepcopy(base).to(memory_format=torch.channels_last), True),
-        "inference_mode, BN folded": (folded, False),
-        "inference_mode, BN folded, channels_last": (
-            copy.deepcopy(folded).to(memory_format=torch.channels_last),
-            True,
-        ),
-    }
+        reference = base(x)
     rows = []
     for threads in threads_list:
         torch.set_num_threads(threads)
-        for x, tracks in ((x1, 1), (x10, 10)):
-            calls: dict[str, Callable[[], object]] = {}
-            diffs: dict[str, float] = {}
-            for name, (model, cl) in variants.items():
-                xin = x.contiguous(memory_format=torch.channels_last) if cl else x
-                if name.startswith("eager"):
-                    calls[name] = no_grad_call(model, xin)
-                else:
-                    calls[name] = inference_call(model, xin)
-                with torch.inference_mode():
-                    diffs[name] = float(
-                        (model(x10.contiguous(memory_format=torch.channels_last) if cl else x10) - reference)
-                        .abs()
-                        .max()
-                    )
-            script = frozen_torchscript(base, x)
-            calls["TorchScript frozen + optimize_for_inference"] = inference_call(script, x)
-            with torch.inference_mode():
-                diffs["TorchScript frozen + optimize_for_inference"] = float((script(x10) - reference).abs().max())
-            for onnx_name, onnx_model in (("ONNX Runtime", base), ("ONNX Runtime, BN folded", folded)):
-                run = onnx_session(onnx_model, x1, threads)
-                calls[onnx_name] = partial(run, x)
-                diffs[onnx_name] = float(np.abs(run(x10) - reference.numpy()).max())
-            t = interleaved(calls, repeats)
-            for name, times in t.items():
-                rows.append(
-                    [
-                        name,
-                        str(threads),
-                        f"{windows * tracks}",
-                        f"{median_ms(times) / tracks:.1f}",
-                        spread(times),
-                        f"{diffs[name]:.1e}",
-                    ]
-                )
+        script = torchscript_model(base, folder)
+        calls: dict[str, Callable[[], object]] = {
+            "eager, no_grad (before)": partial(forward, base, x, inference=False),
+            "eager, inference_mode": partial(forward, base, x, inference=True),
+            "optimize_for_inference + inference_mode": partial(forward, fast, x, inference=True),
+            "TorchScript export (folded, channels-last)": partial(forward, script, x, inference=True),
+        }
+        outputs: dict[str, Any] = {name: call() for name, call in calls.items()}
+        try:
+            run = onnx_runner(base, folder, threads)
+        except ImportError:
+            pass
+        else:
+            calls["ONNX Runtime (export_onnx)"] = partial(run, x)
+            outputs["ONNX Runtime (export_onnx)"] = torch.from_numpy(run(x))
+        t = interleaved(calls, repeats)
+        for name, times in t.items():
+            diff = float((outputs[name] - reference).abs().max())
+            rows.append([name, str(threads), f"{median_ms(times):.1f}", spread(times), f"{diff:.1e}"])
     table(
-        f"Improved model forward on the windows of 30-s tracks ({windows} windows of {cfg.clip_ms / 1000:g} s per "
-        "track), ms per track; max |logit diff| against eager on 10 tracks",
-        ["forward", "threads", "batch (windows)", "ms per track", "spread", "max abs diff"],
+        f"Improved model forward on the {len(x)} windows of a 30-s track, ms per track; "
+        "max |logit difference| from the eager model",
+        ["forward", "threads", "ms", "spread", "max abs diff"],
         rows,
     )
 
 
-def no_grad_call(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
-    def call() -> object:
-        with torch.no_grad():
-            return model(x)
-
-    return call
+def forward(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, inference: bool) -> torch.Tensor:
+    with torch.inference_mode() if inference else torch.no_grad():
+        return model(x)
 
 
-def inference_call(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
-    def call() -> object:
-        with torch.inference_mode():
-            return model(x)
+# -- part 4: prediction, in-process and through the CLI ----------------------------------------
 
-    return call
+GTZAN_MINI = REPO.parent / "shared" / "data" / "gtzan-mini"
+
+
+def prediction_sets(folder: Path, tracks: int) -> tuple[dict[str, list[Path]], str]:
+    """*tracks* 30-s files per format (written once under *folder*, and kept), and where their audio is from.
+
+    The audio is the real GTZAN clips of ``../shared/data/gtzan-mini`` where present (cycled;
+    upsampled with soxr to 44.1 kHz, a stereo file's second channel delayed by 10 ms at 0.8
+    x the level), else synthetic clips (:func:`predict.write_tracks`).
+    """
+    real = sorted(GTZAN_MINI.rglob("*.flac")) if GTZAN_MINI.is_dir() else []
+    source = f"{len(real)} real GTZAN clips, cycled" if real else "synthetic clips"
+    root = folder / f"sets-{tracks}-{'real' if real else 'synthetic'}"
+    files: dict[str, list[Path]] = {}
+    for name, (ext, rate, channels, subtype) in FORMATS.items():
+        sub = root / name.replace(" ", "_")
+        paths = sorted(sub.glob(f"*{ext}"))
+        if len(paths) != tracks:
+            if real:
+                sub.mkdir(parents=True, exist_ok=True)
+                paths = []
+                for i in range(tracks):
+                    clip, clip_rate = sf.read(str(real[i % len(real)]), dtype="float32")
+                    wave = clip if rate == clip_rate else soxr.resample(clip, clip_rate, rate)
+                    delayed = 0.8 * np.roll(wave, round(0.01 * rate))
+                    data = np.stack([wave, delayed][:channels], axis=1)
+                    paths.append(sub / f"{real[i % len(real)].stem}.{i:04d}{ext}")
+                    sf.write(str(paths[-1]), data, rate, subtype=subtype)
+            else:
+                paths = write_tracks(root, tracks, 30.0, {name: FORMATS[name]})[name]
+        files[name] = paths
+    return files, source
+
+
+def prediction_checkpoints(folder: Path) -> dict[str, Path]:
+    """A checkpoint per model, recording its recipe's features and evaluation windows."""
+    from musicgenre.genres import GENRES
+    from musicgenre.models import save_checkpoint
+    from musicgenre.recipes import REFERENCE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, recipe in (("reference", REFERENCE), ("improved", IMPROVED)):
+        model = trained_like(recipe.model_config(len(GENRES)))
+        paths[name] = save_checkpoint(
+            folder / f"{name}.ckpt", model, classes=GENRES, features=recipe.features, windowing=recipe.windowing
+        )
+    return paths
+
+
+def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[str]) -> None:
+    from musicgenre.inference import FailedPrediction, GenreClassifier, default_workers
+
+    files, source = prediction_sets(folder, tracks)
+    checkpoints = prediction_checkpoints(folder / "checkpoints")
+    auto = default_workers(tracks)
+    start_up, _, _ = run_child([sys.executable, "-c", "import musicgenre.cli, musicgenre.inference"])
+    rows: list[list[str]] = [["", "start-up (import musicgenre.inference)", "", "", f"{start_up:.2f}", "", ""]]
+    for model in models:
+        # "reference-all": the reference model on all windows (--overlap 0) instead of its recipe's first.
+        all_windows = model.endswith("-all")
+        checkpoint = checkpoints[model.removesuffix("-all")]
+        classifier = GenreClassifier.from_checkpoint(checkpoint, overlap=0.0 if all_windows else None)
+        hop_s = classifier.hop / classifier.features.sample_rate
+        window_s = classifier.features.clip_samples / classifier.features.sample_rate
+        windows = f"{window_s:.2f}-s windows, hop {hop_s:.2f} s"
+        if classifier.windowing.mode == "first":
+            windows = "first window"
+        for fmt in formats:
+            paths = files[fmt]
+            audio = sum(sf.info(str(p)).duration for p in paths)
+            classifier.predict(paths[0])  # warm-up: allocator, kernels, file cache
+            for workers in sorted({0, auto}):
+                begin = time.perf_counter()
+                results = classifier.predict_many(paths, num_workers=workers, progress=False)
+                wall = time.perf_counter() - begin
+                if any(isinstance(r, FailedPrediction) for r in results):
+                    raise SystemExit(f"prediction failed: {results}")
+                label = f"{workers} (default)" if workers == auto else str(workers)
+                rows.append([f"{model} ({windows})", fmt, "in-process", label, f"{wall:.2f}", f"{audio / wall:,.0f}x"])
+            for workers in sorted({0, auto}):
+                command = [sys.executable, "-m", "musicgenre", "predict", "-c", str(checkpoint)]
+                command += [str(paths[0].parent), "--format", "csv", *(["--overlap", "0"] if all_windows else [])]
+                if workers != auto:
+                    command += ["--workers", str(workers)]
+                wall, rss, _ = run_child(command)
+                label = f"{workers} (default)" if workers == auto else str(workers)
+                rows.append([f"{model} ({windows})", fmt, "CLI, start-up included", label, f"{wall:.2f}",
+                             f"{audio / wall:,.0f}x", f"{rss:.0f}"])  # fmt: skip
+    for row in rows:
+        row += [""] * (7 - len(row))
+    table(
+        f"Prediction of {tracks} x 30-s files ({source}), untrained models with the recipes' windows; "
+        "wall seconds and audio seconds per wall second",
+        ["model", "input", "how", "workers", "wall (s)", "x real time", "peak RSS (MiB)"],
+        rows,
+        left=4,
+    )
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -458,31 +430,42 @@ def inference_call(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], obje
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", choices=["decode", "long", "model"], default=["decode", "long", "model"])
+    parts = ["predict", "long", "model", "decode"]
+    parser.add_argument("--parts", nargs="+", choices=parts, default=parts)
+    parser.add_argument("--tracks", type=int, default=200, help="files per format for the predict part (default: 200)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=["reference", "reference-all", "improved"],
+        default=["reference", "reference-all", "improved"],
+        help="models for the predict part (reference-all: the reference model on all windows)",
+    )
+    parser.add_argument("--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS))
     parser.add_argument("--repeats", type=int, default=15, help="repeats per decode cell (default: 15)")
-    parser.add_argument("--model-repeats", type=int, default=5, help="repeats per model cell (default: 5)")
-    parser.add_argument("--baseline", default="fork-point", help="git revision of the 'before' io.py")
+    parser.add_argument("--model-repeats", type=int, default=10, help="repeats per model cell (default: 10)")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' io.py")
     parser.add_argument("--wav-hours", type=float, default=1.0)
     parser.add_argument("--flac-hours", type=float, default=3.0)
-    parser.add_argument("--long-dir", type=Path, default=Path(tempfile.gettempdir()) / "musicgenre-real-path")
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "musicgenre-real-path")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads (default: 1 2)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    print(
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
-        f"{os.getloadavg()[0]:.1f}, torch {torch.__version__}, soundfile {sf.__version__} "
-        f"(libsndfile {sf.__libsndfile_version__}), soxr {soxr.__version__}"
-    )
+    print(machine())
+    threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="musicgenre-real-path-") as tmp:
+        if "predict" in args.parts:
+            prediction_part(args.data_dir, args.tracks, args.models, args.formats)
+        if "long" in args.parts:
+            checkpoint = prediction_checkpoints(args.data_dir / "checkpoints")["improved"]
+            long_part(args.data_dir, args.wav_hours, args.flac_hours, checkpoint)
+        if "model" in args.parts:
+            model_part(Path(tmp), args.model_repeats, args.threads)
+            torch.set_num_threads(threads)
         if "decode" in args.parts:
             decode_part(Path(tmp), args.baseline, args.repeats)
-        if "long" in args.parts:
-            long_part(args.long_dir, args.wav_hours, args.flac_hours)
-        if "model" in args.parts:
-            model_part(args.model_repeats, args.threads)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 
