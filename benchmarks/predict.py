@@ -20,8 +20,6 @@ channels (the clip and a delayed, quieter copy), so mixing them to mono is real 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import tempfile
 import time
@@ -32,6 +30,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 import torch
+from common import machine, table
 
 import musicgenre as mg
 from musicgenre.inference import FailedPrediction, GenreClassifier
@@ -114,15 +113,16 @@ def main(argv: list[str] | None = None) -> list[Row]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print(
-        f"Whole-track prediction, reference model (untrained), {args.tracks} x {args.seconds:g}-s tracks per input; "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), device {args.device}\n"
+    print(machine())
+    table(
+        f"Whole-track prediction, reference model (untrained), {args.tracks} x {args.seconds:g}-s tracks per input, "
+        f"device {args.device}",
+        ["input", "loader workers", "files", "audio (s)", "wall (s)", "x real time"],
+        [
+            [name, str(workers), str(count), f"{audio:.0f}", f"{wall:.2f}", f"{audio / wall:.0f}"]
+            for name, workers, count, audio, wall in rows
+        ],
     )
-    print("| input | loader workers | files | audio (s) | wall (s) | x real time |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, workers, count, audio, wall in rows:
-        print(f"| {name} | {workers} | {count} | {audio:.0f} | {wall:.2f} | {audio / wall:.0f} |")
     return rows
 
 

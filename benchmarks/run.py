@@ -40,6 +40,7 @@ from typing import Any
 
 import feature_store  # benchmarks/feature_store.py, beside this script
 import torch
+from common import table
 from torch.utils.data import DataLoader
 
 import musicgenre as mg
@@ -233,11 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {cores} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, musicgenre {mg.__version__}")  # fmt: skip
     print()
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'measurement':<{width}} | value | notes |")
-    print(f"|{'-' * (width + 2)}|---|---|")
-    for name, value, note in rows:
-        print(f"| {name:<{width}} | {value} | {note} |")
+    table("Benchmarks", ["measurement", "value", "notes"], rows, left=3)
 
 
 if __name__ == "__main__":
