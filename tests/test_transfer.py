@@ -29,7 +29,7 @@ from musicgenre.evaluation.transfer import (
     train_head,
     train_transfer,
 )
-from musicgenre.experiment import cv_folds, load_data, run_experiment
+from musicgenre.experiment import cv_folds, evaluate_checkpoint, load_data, run_experiment
 from musicgenre.models import load_checkpoint, save_checkpoint
 from musicgenre.models.transfer import MusicnnClassifier, TransferConfig
 from musicgenre.recipes import PRETRAINED_MUSICNN, Recipe, TransferSettings, get_recipe
@@ -269,6 +269,10 @@ def test_pretrained_recipe_end_to_end_writes_a_checkpoint_that_reloads(tmp_path:
     outputs = evaluate_embeddings(loaded.model, embed_tracks(loaded.model, data, recipe), test)
     assert float((outputs.predicted == outputs.targets).mean()) == pytest.approx(result.metrics.accuracy)
     assert loaded.extra["recipe"] == "pretrained"
+    # evaluate_checkpoint scores the stored test part through the one path (backbone on the frames)
+    evaluation = evaluate_checkpoint(tmp_path / "run" / "model.ckpt", root)
+    assert evaluation.metrics.accuracy == pytest.approx(result.metrics.accuracy)
+    assert np.allclose(evaluation.predictions.probabilities, outputs.probabilities, atol=1e-5)
 
 
 def test_classifier_on_a_pretrained_checkpoint_serves_the_evaluated_probabilities(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from musicgenre.evaluation.transfer import embed_tracks, evaluate_embeddings, fr
 from musicgenre.models.checkpoint import PartRecord, load_checkpoint
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.transfer import MusicnnClassifier
-from musicgenre.recipes import RECIPES, Recipe, get_recipe
+from musicgenre.recipes import RECIPES, Recipe, TransferSettings, get_recipe
 from musicgenre.splits import split_indices
 from musicgenre.training.callbacks import Callback, History
 
@@ -573,6 +573,8 @@ def evaluate_checkpoint(
     n_frames = loaded.features.n_frames
     eval_hop = None if windowing.mode == "first" else windowing.hop(n_frames) / n_frames
     rec = replace(base, features=loaded.features, eval_hop=eval_hop, eval_average=windowing.average)
+    if isinstance(loaded.model, MusicnnClassifier):  # its front end is the backbone's, whatever the recipe's name
+        rec = replace(rec, transfer=replace(rec.transfer or TransferSettings(), backbone=loaded.model.config.backbone))
     part = "validation" if part == "val" else part
     resplit = scheme is not None or seed is not None
     parts = loaded.parts
