@@ -18,7 +18,7 @@ covering the whole track for the improved one.
 Speed and memory. The classifier runs an eval-mode copy of the model made by
 :func:`~musicgenre.models.fast.optimize_for_inference` (batch-norm folded into the
 convolutions, channels-last weights; ``optimize=False`` runs the model as given) under
-:func:`torch.inference_mode`. For the ``"first"`` window only the start of a file is
+``torch.inference_mode``. For the ``"first"`` window only the start of a file is
 decoded. A file longer than ``stream_seconds`` (10 minutes by default) is decoded block
 by block (:func:`~musicgenre.io.iter_audio_blocks`) and its log-mel computed block by block
 with the STFT's context carried across blocks, so that it equals the whole-track
@@ -78,6 +78,7 @@ from musicgenre.models.scoring import average_tracks, score_windows
 from musicgenre.models.transfer import MusicnnClassifier
 
 __all__ = [
+    "FILES_PER_WORKER",
     "FailedPrediction",
     "GenreClassifier",
     "Prediction",

@@ -6,19 +6,19 @@ What it does, each measured on the improved recipe's model (``benchmarks/real_pa
 
 - **Batch-norm folding.** In eval mode a ``BatchNorm`` after a convolution is a fixed
   per-channel scale and shift, so it can be folded into the convolution's weights and bias
-  (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`): one pass over the feature map instead
+  (``torch.nn.utils.fusion.fuse_conv_bn_eval``): one pass over the feature map instead
   of two, exact up to float rounding. Only a convolution *immediately* followed by a
-  batch-norm inside a plain :class:`~torch.nn.Sequential` is folded, because only there is
+  batch-norm inside a plain ``nn.Sequential`` is folded, because only there is
   it certain that the convolution's output goes nowhere else. A batch-norm *before* a
   convolution (``GenreCNNConfig.input_norm``) is left alone: folding it into the next
   convolution would be wrong at the borders, where the convolution pads with zeros after
   the normalisation.
 - **Channels-last.** 4-d weights are stored ``(out, kh, kw, in)`` in memory
-  (:data:`torch.channels_last`), so convolution, max-pooling and what is left of batch-norm
+  (``torch.channels_last``), so convolution, max-pooling and what is left of batch-norm
   run on contiguous channel vectors (oneDNN's preferred layout on CPU). Outputs are the
   same values; a one-channel input needs no conversion.
 - **No autograd.** The copy's parameters do not require gradients; call it under
-  :func:`torch.inference_mode` as well.
+  ``torch.inference_mode`` as well.
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ def fold_batch_norm(model: nn.Module) -> int:
 
     *model* must be in eval mode (a batch-norm in training mode normalises with the
     batch's statistics, which no weights can hold). In every plain
-    :class:`~torch.nn.Sequential` inside *model*, a ``ConvNd`` immediately followed by a
+    ``nn.Sequential`` inside *model*, a ``ConvNd`` immediately followed by a
     ``BatchNormNd`` with running statistics becomes one convolution with folded weights,
-    and the batch-norm becomes :class:`~torch.nn.Identity` (so indices and state-dict
+    and the batch-norm becomes ``nn.Identity`` (so indices and state-dict
     prefixes keep their positions).
 
     Parameters
@@ -102,7 +102,7 @@ def optimize_for_inference(model: ModuleT, *, channels_last: bool = True) -> Mod
 
     The copy is of the same class, on the same device, with the same outputs up to float
     rounding (within about 1e-6 of the probabilities for :class:`~musicgenre.models.GenreCNN`);
-    *model* itself is not changed. Use the copy under :func:`torch.inference_mode`; it is not
+    *model* itself is not changed. Use the copy under ``torch.inference_mode``; it is not
     for training (its batch-norms are gone and its parameters do not require gradients).
 
     Parameters
@@ -110,7 +110,7 @@ def optimize_for_inference(model: ModuleT, *, channels_last: bool = True) -> Mod
     model
         Any model; conv + batch-norm pairs are folded as :func:`fold_batch_norm` describes.
     channels_last
-        Store 4-d weights channels-last (:data:`torch.channels_last`).
+        Store 4-d weights channels-last (``torch.channels_last``).
 
     Returns
     -------
