@@ -366,8 +366,9 @@ def cv_folds(targets: Sequence[int], k: int, *, seed: int = 0) -> list[list[NDAr
 
     Each class's items are shuffled with *seed* and dealt round-robin into *k* test folds,
     so every item is tested exactly once and each fold holds each class's share. The
-    items outside a test fold are split again the same way into *k - 1* groups: one
-    (``1/k`` of the set) is the validation part for early stopping, the rest train.
+    items outside a test fold are dealt the same way into *k* groups: one is the
+    validation part for early stopping, the rest train (for k = 5: 64-16-20, the random
+    scheme's proportions).
 
     Examples
     --------
@@ -376,6 +377,8 @@ def cv_folds(targets: Sequence[int], k: int, *, seed: int = 0) -> list[list[NDAr
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     >>> [len(part) for part in folds[0]]
     [6, 2, 2]
+    >>> [len(part) for part in cv_folds([0] * 50 + [1] * 50, 5)[0]]
+    [64, 16, 20]
     """
     if k < 2:
         raise ConfigurationError(f"cross-validation needs at least 2 folds, got {k}")
@@ -396,7 +399,7 @@ def cv_folds(targets: Sequence[int], k: int, *, seed: int = 0) -> list[list[NDAr
     everything = np.arange(len(labels), dtype=np.int64)
     for test in deal(everything, k):
         rest = np.setdiff1d(everything, test).astype(np.int64)
-        inner = deal(rest, k - 1)
+        inner = deal(rest, k)
         folds.append([np.sort(np.concatenate(inner[1:])), inner[0], test])
     return folds
 
