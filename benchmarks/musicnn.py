@@ -16,7 +16,11 @@ change the cost) under ``torch.inference_mode`` and reports patches/s and x real
   default: ``conv1d+skip``);
 * ``channels_last``: the literal path with a channels-last input.
 
-The front end (STFT + mel) and decoding are not included; they cost a few ms per 30 s.
+The front end (STFT + mel) and decoding are not included in those rows; they cost a few
+ms per 30 s. ``--cli N`` adds rows for the whole command: ``musicgenre tags`` on N
+generated 30-s WAV files (22,050 Hz, 16-bit), start-up, decoding, resampling and output
+included, for each ``--workers`` value given; x real time = N x 30 s / wall time. The
+issue's target is 200x for N = 200 on 2 cores.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ from __future__ import annotations
 import argparse
 import copy
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -54,12 +62,46 @@ def _variants(model: Musicnn) -> dict[str, Callable[[torch.Tensor], torch.Tensor
     return out
 
 
+def _write_tracks(folder: Path, count: int) -> None:
+    import soundfile as sf
+
+    from musicgenre.genres import GENRES
+    from musicgenre.synthetic import synthesize_clip
+
+    for i in range(count):
+        genre = GENRES[i % len(GENRES)]
+        clip = synthesize_clip(genre, duration=30.0, sample_rate=22050, seed=i)
+        sf.write(str(folder / f"{genre}.{i:05d}.wav"), clip, 22050, subtype="PCM_16")
+
+
+def _cli_rows(models: list[str], count: int, workers: list[int], threads: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="musicnn-bench-") as tmp:
+        folder = Path(tmp)
+        _write_tracks(folder, count)
+        for name in models:
+            for w in workers:
+                cmd = [sys.executable, "-m", "musicgenre", "tags", str(folder), "--model", name, "--format", "json"]
+                env = {"OMP_NUM_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
+                start = time.perf_counter()
+                subprocess.run([*cmd, "--workers", str(w)], check=True, capture_output=True, env=env)
+                seconds = time.perf_counter() - start
+                patches = count * 10
+                print(
+                    f"| {name} | CLI tags, {count} x 30-s WAV, --workers {w} | {count} files "
+                    f"| {1000 * seconds / patches:.1f} | {patches / seconds:.1f} | {count * 30 / seconds:.0f}x |",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])
     parser.add_argument("--batch", nargs="+", type=int, default=[10, 40])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cli", type=int, default=0, metavar="N", help="also time `musicgenre tags` on N 30-s WAVs")
+    parser.add_argument("--workers", nargs="+", type=int, default=[0, 1], help="--workers values for the CLI rows")
+    parser.add_argument("--variants", nargs="+", help="only these model-only variants (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
@@ -69,6 +111,8 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|")
     for name in args.models:
         for variant, fn in _variants(load_pretrained(name)).items():
+            if args.variants and variant not in args.variants:
+                continue
             for batch in args.batch:
                 x = x_all[:batch]
                 with torch.inference_mode():
@@ -82,6 +126,8 @@ def main() -> None:
                     f"| {name} | {variant} | {batch} | {1000 / rate:.1f} | {rate:.1f} | {rate * PATCH_SECONDS:.0f}x |",
                     flush=True,
                 )
+    if args.cli:
+        _cli_rows(args.models, args.cli, args.workers, args.threads)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ are needed by the base install. Steps:
    needs a missing extra raises :class:`~musicgenre.errors.MissingDependencyError` naming
    the extra;
 4. run ``musicgenre --help`` (and ``python -m musicgenre --help``);
-5. run a copy of ``examples/reproduce_gtzan.py`` on its synthetic default for one epoch.
+5. check that the pretrained weights and musicnn's licence are in the installed package,
+   write a generated audio file outside the repository and tag it with ``musicgenre tags``
+   with the network disabled (a ``sitecustomize`` that makes every socket connection fail);
+6. run a copy of ``examples/reproduce_gtzan.py`` on its synthetic default for one epoch.
 
 Usage (the repository's ``nox -s install_test`` and ``.ci/run`` call it)::
 
@@ -124,6 +127,51 @@ if importlib.util.find_spec("musicgenre.data.images") is not None:
     expect_missing("images", lambda: load_image(scratch / "blues00000.png"))
 print(f"musicgenre {{mg.__version__}} from {{package_dir}}: public API imports ({{len(mg.__all__)}} names), "
       f"no heavy module at import; missing extras reported: {{', '.join(checked)}}")
+
+# The pretrained weights ship in the package, with musicnn's licence and their provenance.
+from musicgenre.models.pretrained import PRETRAINED, load_pretrained
+
+weights = package_dir / "models" / "weights"
+licence = (weights / "LICENSE-musicnn.md").read_text(encoding="utf-8")
+assert "Universitat Pompeu Fabra" in licence and "Permission to use, copy, modify" in licence, licence[:200]
+assert json.loads((weights / "PROVENANCE.json").read_text(encoding="utf-8"))["source_package"] == "musicnn"
+for name in PRETRAINED:
+    model = load_pretrained(name)  # checks the sha256 of the installed file
+    print(f"{{name}}: {{(weights / PRETRAINED[name].weights).stat().st_size:,}} bytes, sha256 checked, "
+          f"{{sum(p.numel() for p in model.parameters()):,}} parameters")
+"""
+
+# Put first on the path of the tagging run: any network access fails loudly.
+NO_NETWORK = r"""
+import socket
+
+
+def _no_network(*args, **kwargs):
+    raise OSError("network access is disabled in the install test")
+
+
+socket.socket.connect = _no_network
+socket.socket.connect_ex = _no_network
+socket.create_connection = _no_network
+socket.getaddrinfo = _no_network
+"""
+
+PROBE_NETWORK = """
+import socket
+try:
+    socket.create_connection(("pypi.org", 443), 1)
+except OSError as exc:
+    print(exc)
+"""
+
+WRITE_SONG = r"""
+import sys
+
+import soundfile as sf
+
+from musicgenre.synthetic import synthesize_clip
+
+sf.write(sys.argv[1], synthesize_clip("rock", duration=10.0, sample_rate=22050, seed=1), 22050)
 """
 
 
@@ -212,6 +260,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             module_help, _ = _run([python, "-m", "musicgenre", "--help"], cwd=work, env=env, capture=True)
             if "usage" not in module_help.lower():
                 raise SystemExit(f"python -m musicgenre --help printed no usage:\n{module_help}")
+
+        print("== musicgenre tags on a generated file outside the repository, network disabled", flush=True)
+        offline = work / "offline"
+        offline.mkdir()
+        (offline / "sitecustomize.py").write_text(NO_NETWORK, encoding="utf-8")
+        offline_env = {**env, "PYTHONPATH": str(offline)}
+        said, _ = _run([python, "-c", PROBE_NETWORK], cwd=work, env=offline_env, capture=True)
+        if "disabled in the install test" not in said:
+            raise SystemExit(f"the network block did not load: {said!r}")
+        song = work / "songs" / "song.wav"
+        song.parent.mkdir()
+        (work / "write_song.py").write_text(WRITE_SONG, encoding="utf-8")
+        _run([python, work / "write_song.py", song], cwd=work, env=env)
+        stdout, _ = _run(
+            [script, "tags", song.parent, "--format", "json", "--top-k", "3"], cwd=work, env=offline_env, capture=True
+        )
+        tagged = json.loads(stdout)
+        result = tagged["results"][0] if tagged.get("results") else {}
+        if (
+            tagged.get("failed") != 0
+            or result.get("path") != str(song)
+            or len(result.get("tags", {})) != 50
+            or len(result.get("top_k", [])) != 3
+            or result.get("patches") != 3
+        ):
+            raise SystemExit(f"musicgenre tags did not tag {song} as expected: {stdout[:2000]}")
+        print(f"tagged {song.name}: " + ", ".join(f"{t['tag']} {t['probability']:.2f}" for t in result["top_k"]))
 
         print("== the example on its synthetic default, one epoch", flush=True)
         example = work / "example" / EXAMPLE.name

@@ -9,6 +9,7 @@ deselected with ``-m "not build"``. The fresh-venv install test of the wheel is
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.metadata
 import json
 import re
@@ -54,8 +55,17 @@ HEAVY_MODULES = (
 # What the base install imports anyway; the lazy-import rule is about what musicgenre adds.
 BASELINE_IMPORT = "import numpy, soundfile, soxr, torch, torchaudio"
 
-# The wheel holds the library and nothing else.
+# The wheel holds the library and nothing else: code, plus the package data listed here
+# (the pretrained weights with their licence and provenance, and the filtered-split list).
 WHEEL_LIBRARY_SUFFIXES = {".py", ".pyi", ".typed"}
+PACKAGE_DATA = {
+    "musicgenre/gtzan_filtered_split.tsv",
+    "musicgenre/models/weights/MSD_musicnn.safetensors",
+    "musicgenre/models/weights/MTT_musicnn.safetensors",
+    "musicgenre/models/weights/LICENSE-musicnn.md",
+    "musicgenre/models/weights/PROVENANCE.json",
+}
+WHEEL_BUDGET_BYTES = 12_000_000  # issue 15: weights included, 12 MB in all
 FORBIDDEN_PARTS = {
     "tests",
     "docs",
@@ -298,13 +308,34 @@ def test_wheel_holds_the_library_and_nothing_else(artefacts: Artefacts) -> None:
     assert not missing, f"files of src/musicgenre missing from the wheel: {missing}"
     assert not stray, f"files in the wheel that are not in src/musicgenre: {stray}"
     not_code = sorted(n for n in library if PurePosixPath(n).suffix not in WHEEL_LIBRARY_SUFFIXES)
-    assert not not_code, f"non-code files in the wheel (allow them here if they are package data): {not_code}"
+    assert set(not_code) == PACKAGE_DATA, (
+        f"non-code files in the wheel other than the package data: {sorted(set(not_code) - PACKAGE_DATA)}; "
+        f"package data missing: {sorted(PACKAGE_DATA - set(not_code))} (allow new package data in PACKAGE_DATA)"
+    )
     forbidden = sorted(n for n in names if _forbidden(n))
     assert not forbidden, f"files that are not the library in the wheel: {forbidden}"
 
     assert metadata == {
         f"{dist_info}/{name}" for name in ("METADATA", "WHEEL", "RECORD", "entry_points.txt", "licenses/LICENSE")
     }
+
+
+@pytest.mark.build
+def test_wheel_fits_the_size_budget_and_carries_the_pretrained_weights(artefacts: Artefacts) -> None:
+    size = artefacts.wheel.stat().st_size
+    assert size <= WHEEL_BUDGET_BYTES, f"the wheel is {size:,} bytes, over the {WHEEL_BUDGET_BYTES:,}-byte budget"
+    from musicgenre.models.pretrained import PRETRAINED
+
+    with zipfile.ZipFile(artefacts.wheel) as zf:
+        for entry in PRETRAINED.values():
+            data = zf.read(f"musicgenre/models/weights/{entry.weights}")
+            assert hashlib.sha256(data).hexdigest() == entry.sha256, f"{entry.weights} differs from the registry's"
+        licence = zf.read("musicgenre/models/weights/LICENSE-musicnn.md").decode()
+        provenance = json.loads(zf.read("musicgenre/models/weights/PROVENANCE.json"))
+    assert "Permission to use, copy, modify, and/or distribute" in licence  # the ISC licence text
+    assert "Music Technology Group, Universitat Pompeu Fabra 2019" in licence
+    assert (provenance["source_package"], provenance["source_version"]) == ("musicnn", "0.1.0")
+    assert {m["weights_sha256"] for m in provenance["models"].values()} == {e.sha256 for e in PRETRAINED.values()}
 
 
 @pytest.mark.build
