@@ -83,7 +83,8 @@ napoleon_attr_annotations = True
 _EXTERNAL = [
     # torch, by the public name and by the defining module that signatures show.
     "torch.Tensor", "torch.Generator", "torch._C.Generator", "torch.device", "torch.dtype", "torch.Size",
-    "torch.nn.Module", "torch.nn.modules.module.Module",
+    "torch.nn.Module", "torch.nn.modules.module.Module", "torch.nn.Conv2d", "torch.nn.modules.conv.Conv2d",
+    "torch.nn.Linear", "torch.nn.modules.linear.Linear",
     "torch.utils.data.Dataset", "torch.utils.data.dataset.Dataset", "torch.utils.data.Subset",
     "torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader",
     "torch.optim.Optimizer", "torch.optim.optimizer.Optimizer", "torch.optim.lr_scheduler.LRScheduler",
@@ -108,6 +109,9 @@ nitpick_ignore += [
     ("py:mod", "soxr"),
     ("py:func", "dataclasses.replace"),
     ("py:class", "abc.ABC"),
+    # load_pretrained's overload returns the Musicnn subclass it is given (a TypeVar)
+    ("py:class", "MusicnnT"),
+    ("py:class", "musicgenre.models.pretrained.MusicnnT"),
 ]
 # Spelt-out numpy scalar types inside NDArray[...] in attribute annotations.
 nitpick_ignore_regex = [(r"py:class", r"np\.(int64|float32|float64|floating)")]

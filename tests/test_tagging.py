@@ -265,3 +265,12 @@ def test_a_damaged_weight_file_is_a_typed_error(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(pretrained, "weights_path", lambda name: damaged)
     with pytest.raises(CheckpointError, match="altered or damaged"):
         Tagger.from_pretrained("MSD_musicnn")
+
+
+def test_the_docs_page_lists_each_models_tags_in_order() -> None:
+    page = ROOT / "docs" / "pretrained.rst"
+    if not page.is_file():
+        pytest.skip("needs the source tree's docs")
+    text = " ".join(page.read_text(encoding="utf-8").split())
+    for name, entry in PRETRAINED.items():
+        assert ", ".join(f"``{tag}``" for tag in entry.labels) in text, f"docs/pretrained.rst: {name}'s tags"

@@ -439,7 +439,7 @@ class Tagger:
             As in :meth:`tag`.
         files_per_batch
             Files per loader batch: their patches go through the model together, in
-            forward passes of up to :attr:`batch_size` patches.
+            forward passes of up to ``batch_size`` patches (see the class).
         num_workers
             Processes that decode files and compute log-mels while the model runs; 0 does
             everything in this process.

@@ -19,7 +19,7 @@ from musicgenre.errors import ConfigurationError
 __all__ = ["MUSICNN_PATCH_FRAMES", "MusicnnFrontEnd", "ShortPolicy", "musicnn_patches"]
 
 MUSICNN_PATCH_FRAMES = 187
-"""Frames per musicnn patch: ``librosa.time_to_frames(3 s) + 1`` at 16 kHz, hop 256."""
+"""The number of frames in one musicnn patch, ``librosa.time_to_frames(3 s) + 1`` at 16 kHz with hop 256."""
 
 ShortPolicy = Literal["repeat", "zeros", "error"]
 """What :func:`musicnn_patches` does with fewer frames than one patch."""

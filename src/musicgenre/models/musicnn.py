@@ -51,7 +51,7 @@ __all__ = ["ConvBlock", "Musicnn", "MusicnnConfig", "TimbralAlgorithm"]
 
 ModelT = TypeVar("ModelT", bound="Musicnn")
 TimbralAlgorithm = Literal["conv2d", "conv1d", "matmul"]
-"""How the timbral convolutions are computed: all give the same values (to float rounding)."""
+"""The ways to compute the timbral convolutions in eval mode; all give the same values (to float rounding)."""
 
 _TF_EPS, _TF_MOMENTUM = 1e-3, 0.01  # TF's batch-norm epsilon; momentum 0.99 in TF's convention
 
@@ -196,7 +196,7 @@ class ConvBlock(nn.Module):
         Frames of zero padding ``(before, after)`` applied on the time axis.
     """
 
-    def __init__(self, conv: nn.Conv2d, pad: tuple[int, int]) -> None:
+    def __init__(self, conv: torch.nn.Conv2d, pad: tuple[int, int]) -> None:
         super().__init__()
         self.conv = conv
         self.bn = _bn2d(conv.out_channels)
@@ -267,9 +267,10 @@ class Musicnn(nn.Module):
 
     Attributes
     ----------
-    timbral_algorithm : {"conv1d", "conv2d", "matmul"}
-        How the eval-mode fast path computes the timbral convolutions (same values to
-        float rounding; ``"conv1d"`` was fastest on the 2-core AVX2 machine measured).
+    timbral_algorithm : TimbralAlgorithm
+        ``"conv1d"``, ``"conv2d"`` or ``"matmul"``: how the eval-mode fast path computes
+        the timbral convolutions (same values to float rounding; ``"conv1d"`` was fastest
+        on the 2-core AVX2 machine measured).
     skip_dead_filters : bool
         In the eval fast path, skip front-end filters whose weights are all below 1e-20
         (their output is their bias to within 1e-14); most of the pretrained MSD

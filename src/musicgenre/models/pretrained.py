@@ -101,7 +101,7 @@ class PretrainedModel:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def make_frontend(self) -> MusicnnFrontEnd:
-        """The front end these weights expect: waveform at :attr:`sample_rate` -> ``(..., frames, n_mels)``."""
+        """The front end these weights expect: waveform at ``sample_rate`` -> ``(..., frames, n_mels)``."""
         return MusicnnFrontEnd(self.sample_rate, self.n_fft, self.hop_length, self.n_mels)
 
     @property
