@@ -222,7 +222,7 @@ class Recipe:
 
     @property
     def front_end(self) -> FrontEnd:
-        """The front end: the backbone's for a :attr:`transfer` recipe, else :attr:`features`' log-mel.
+        """The front end, the backbone's for a :attr:`transfer` recipe, else :attr:`features`' log-mel.
 
         The log-mel front end computes whole-track frames and applies ``top_db`` per window.
         """
@@ -315,7 +315,7 @@ IMPROVED = Recipe(
     gain_db=6.0,
 )
 
-#: The pretrained recipe: musicnn (MSD) features of every 3-s window computed once, a linear
+#: The pretrained recipe, musicnn (MSD) features of every 3-s window computed once, a linear
 #: head trained on each track's mean feature (class-balanced loss, random window subsets),
 #: per-track logits averaged over back-to-back windows. See :class:`TransferSettings`.
 PRETRAINED_MUSICNN = Recipe(

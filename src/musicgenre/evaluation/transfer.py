@@ -159,6 +159,9 @@ def embed_tracks(
 ) -> TrackEmbeddings:
     """Step 1: the backbone features of every window of every track of *data*, computed once.
 
+    The result is remembered for *data* (while it lives) and the backbone's weights, so the
+    runs of a results table or a cross-validation compute it once.
+
     Parameters
     ----------
     model
@@ -169,9 +172,6 @@ def embed_tracks(
         Its :attr:`~musicgenre.recipes.Recipe.windowing` decides the windows and their weights.
     batch_size, cache, cache_dir, progress
         See :func:`~musicgenre.data.cache.embed_features`.
-
-    The result is remembered for *data* (while it lives) and the backbone's weights, so the
-    runs of a results table or a cross-validation compute it once.
     """
     rec = get_recipe(recipe)
     windowing = rec.windowing

@@ -40,7 +40,7 @@ __all__ = ["MusicnnClassifier", "MusicnnFrames", "TransferConfig", "TransferHead
 
 ModelT = TypeVar("ModelT", bound="MusicnnClassifier")
 TransferLayer = Literal["pooled", "penultimate"]
-"""Which backbone output the head reads: the 1,506-d pooled features or the 200-d penultimate embedding."""
+"""The backbone output the head reads, ``"pooled"`` (1,506-d) or ``"penultimate"`` (the 200-d embedding)."""
 
 
 @contextlib.contextmanager
@@ -93,7 +93,7 @@ class MusicnnFrames:
 
     @property
     def window_samples(self) -> int:
-        """Samples whose frames fill one window: ``(187 - 1) * 256``."""
+        """The samples whose frames fill one window, ``(187 - 1) * 256``."""
         return (self._window_frames - 1) * self.hop_length
 
     @property
@@ -170,7 +170,7 @@ class TransferConfig:
 
     @property
     def global_pool(self) -> bool:
-        """True: the backbone pools over time, so a window may have any number of frames (trained on 187)."""
+        """Always true, as the backbone pools over time, so a window may have any number of frames (trained on 187)."""
         return True
 
     @property
