@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -246,8 +247,10 @@ def onnx_runner(model: GenreCNN, folder: Path, threads: int) -> Callable[[torch.
 
 def torchscript_model(model: GenreCNN, folder: Path) -> torch.nn.Module:
     """*model* through :func:`musicgenre.export.export_torchscript`, loaded back."""
-    path = export_torchscript(model, folder / "model.pt")
-    loaded: torch.nn.Module = torch.jit.load(str(path))  # type: ignore[no-untyped-call]
+    with warnings.catch_warnings():  # torch deprecates TorchScript (FutureWarning on trace, save, load)
+        warnings.simplefilter("ignore", FutureWarning)
+        path = export_torchscript(model, folder / "model.pt")
+        loaded: torch.nn.Module = torch.jit.load(str(path))  # type: ignore[no-untyped-call]
     return loaded
 
 
