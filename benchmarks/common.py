@@ -51,7 +51,7 @@ def spread(t: NDArray[np.float64]) -> str:
 
 def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1) -> None:
     """Print one Markdown table under a ``###`` *title*; the first *left* columns are left-aligned."""
-    print(f"\n### {title}\n")
+    print(f"\n**{title}**\n")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" if i < left else "---:" for i in range(len(header))) + "|")
     for row in rows:

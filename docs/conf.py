@@ -112,6 +112,10 @@ nitpick_ignore += [
     # load_pretrained's overload returns the Musicnn subclass it is given (a TypeVar)
     ("py:class", "MusicnnT"),
     ("py:class", "musicgenre.models.pretrained.MusicnnT"),
+    # optimize_for_inference returns a copy of the class it is given (a TypeVar)
+    ("py:class", "ModuleT"),
+    ("py:class", "musicgenre.models.fast.ModuleT"),
+    ("py:class", "torch.utils.data.sampler.Sampler"),
 ]
 # Spelt-out numpy scalar types inside NDArray[...] in attribute annotations.
 nitpick_ignore_regex = [(r"py:class", r"np\.(int64|float32|float64|floating)")]
