@@ -34,6 +34,9 @@ from musicgenre.recipes import RECIPES, get_recipe
 from musicgenre.splits import split_indices
 from musicgenre.synthetic import make_synthetic_gtzan
 
+#: Epoch bound of the synthetic demo (the recipes' own bound applies with --root).
+SYNTHETIC_MAX_EPOCHS = 40
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,7 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--cv", type=int, metavar="K", help="k-fold stratified cross-validation table instead of --scheme's splits"
     )
-    parser.add_argument("--max-epochs", type=int, help="override the recipe's epoch bound")
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        help=f"override the recipe's epoch bound (synthetic set: {SYNTHETIC_MAX_EPOCHS} unless given)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--num-workers", type=int, default=0, help="feature-extraction worker processes")
     parser.add_argument("--clips-per-genre", type=int, default=20, help="synthetic set only")
@@ -76,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.root is None and args.max_epochs is None:
+        args.max_epochs = SYNTHETIC_MAX_EPOCHS  # the demo: enough epochs to watch it learn, under a minute
     root = args.root or synthetic_root(args.out, args.clips_per_genre, args.duration, args.seed, args.noise)
 
     if args.seeds or args.cv or len(args.recipe) > 1 or len(args.scheme) > 1:
