@@ -22,7 +22,7 @@ are needed by the base install. Steps:
 Usage (the repository's ``nox -s install_test`` and ``.ci/run`` call it)::
 
     python scripts/install_test.py --pin torch==2.14.1 --pin torchaudio==2.11.0
-    python scripts/install_test.py --wheel dist/musicgenre-0.1.0-py3-none-any.whl
+    python scripts/install_test.py --wheel dist/musicgenre-0.2.0-py3-none-any.whl
 
 Only the standard library is used here; building without ``--wheel`` needs ``build``.
 """
