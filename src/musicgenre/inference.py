@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soxr
 import torch
 import torchaudio.functional as taF
 from numpy.typing import NDArray
@@ -70,7 +69,7 @@ from musicgenre.audio.windowing import (
 from musicgenre.data.base import walk_files
 from musicgenre.device import resolve_device
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
-from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_audio
+from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_audio, waveform_to_mono
 from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.fast import optimize_for_inference
@@ -615,20 +614,9 @@ class GenreClassifier:
         return self._featurizer.load(Path(path))
 
     def _mono(self, waveform: Waveform, sample_rate: int | None) -> torch.Tensor:
-        data = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
-        if data.ndim not in (1, 2) or data.size == 0:
-            raise ConfigurationError(f"waveform must be (time,) or (channels, time) and non-empty, got {data.shape}")
-        if not np.isfinite(data).all():
-            raise ConfigurationError("waveform holds NaN or infinite samples")
-        mono = data.astype(np.float32).reshape(-1, data.shape[-1]).mean(axis=0, dtype=np.float32)
-        rate = sample_rate or self.features.sample_rate
-        if rate <= 0:
-            raise ConfigurationError(f"sample_rate must be positive, got {rate}")
-        if rate != self.features.sample_rate:  # soxr, as load_audio resamples files
-            mono = soxr.resample(mono, rate, self.features.sample_rate, quality="HQ")
-            if mono.size == 0:
-                mono = np.zeros(1, dtype=np.float32)
-        return torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
+        return waveform_to_mono(
+            waveform, sample_rate=sample_rate or self.features.sample_rate, target_rate=self.features.sample_rate
+        )
 
     def _logits(self, features: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

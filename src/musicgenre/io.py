@@ -54,7 +54,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import soundfile as sf
@@ -75,6 +75,7 @@ __all__ = [
     "audio_info",
     "iter_audio_blocks",
     "load_audio",
+    "waveform_to_mono",
 ]
 
 #: File extensions (lower case) that :func:`load_audio` decodes and datasets look for.
@@ -406,6 +407,58 @@ class _Converter:
 
 
 # -- public functions -----------------------------------------------------------------------
+
+
+def waveform_to_mono(
+    waveform: torch.Tensor | NDArray[np.floating[Any]], *, sample_rate: int, target_rate: int
+) -> torch.Tensor:
+    """Mix an in-memory waveform to mono at *target_rate*: what :func:`load_audio` does to files.
+
+    The same channel mix-down and soxr resampling as decoding a file with
+    ``load_audio(path, sample_rate=target_rate, mono=True)``, for audio you already hold.
+
+    Parameters
+    ----------
+    waveform
+        ``(time,)`` or ``(channels, time)`` samples (tensor or array).
+    sample_rate
+        Rate of *waveform*.
+    target_rate
+        Rate of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(time,)`` float32 samples at *target_rate* (at least one).
+
+    Raises
+    ------
+    ConfigurationError
+        If *waveform* is empty, not 1-D or 2-D, or holds NaN or infinite samples, or a rate
+        is not positive.
+
+    Examples
+    --------
+    >>> stereo = torch.stack([torch.ones(4410), torch.zeros(4410)])
+    >>> mono = waveform_to_mono(stereo, sample_rate=44100, target_rate=22050)
+    >>> tuple(mono.shape), round(float(mono[1000]), 3)
+    ((2205,), 0.5)
+    """
+    data = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
+    if data.ndim not in (1, 2) or data.size == 0:
+        raise ConfigurationError(f"waveform must be (time,) or (channels, time) and non-empty, got {data.shape}")
+    if not np.isfinite(data).all():
+        raise ConfigurationError("waveform holds NaN or infinite samples")
+    for name, rate in (("sample_rate", sample_rate), ("target_rate", target_rate)):
+        if rate <= 0:
+            raise ConfigurationError(f"{name} must be positive, got {rate}")
+    frames = np.ascontiguousarray(data.astype(np.float32, copy=False).reshape(-1, data.shape[-1]).T)
+    mono = _mix_down(frames)
+    if sample_rate != target_rate:
+        mono = soxr.resample(mono, sample_rate, target_rate, quality="HQ")
+        if mono.size == 0:  # a few samples can vanish when downsampled
+            mono = np.zeros(1, dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
 
 
 def audio_info(path: StrPath) -> AudioInfo:

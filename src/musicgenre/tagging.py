@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import soxr
 import torch
 from numpy.typing import NDArray
 from torch.utils.data import DataLoader, Dataset
@@ -42,7 +41,7 @@ from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
 from musicgenre.device import resolve_device
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 from musicgenre.inference import FailedPrediction, SegmentPrediction
-from musicgenre.io import load_audio
+from musicgenre.io import load_audio, waveform_to_mono
 from musicgenre.models.musicnn import Musicnn
 from musicgenre.models.pretrained import list_pretrained, load_pretrained, pretrained_info
 
@@ -267,20 +266,7 @@ class Tagger:
         return self._prepare.load(Path(path))
 
     def _mono(self, waveform: Waveform, sample_rate: int | None) -> torch.Tensor:
-        data = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
-        if data.ndim not in (1, 2) or data.size == 0:
-            raise ConfigurationError(f"waveform must be (time,) or (channels, time) and non-empty, got {data.shape}")
-        if not np.isfinite(data).all():
-            raise ConfigurationError("waveform holds NaN or infinite samples")
-        mono = data.astype(np.float32).reshape(-1, data.shape[-1]).mean(axis=0, dtype=np.float32)
-        rate = sample_rate or self.sample_rate
-        if rate <= 0:
-            raise ConfigurationError(f"sample_rate must be positive, got {rate}")
-        if rate != self.sample_rate:  # soxr, as load_audio resamples files
-            mono = soxr.resample(mono, rate, self.sample_rate, quality="HQ")
-            if mono.size == 0:
-                mono = np.zeros(1, dtype=np.float32)
-        return torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
+        return waveform_to_mono(waveform, sample_rate=sample_rate or self.sample_rate, target_rate=self.sample_rate)
 
     def _wave(self, source: StrPath | Waveform, sample_rate: int | None) -> tuple[Path | None, torch.Tensor]:
         if isinstance(source, torch.Tensor | np.ndarray):
