@@ -23,7 +23,7 @@ range over the median, a measure of how noisy the machine was.
   modules, each in a fresh process (peak RSS from ``getrusage(RUSAGE_CHILDREN)`` of a
   wrapper process that does nothing else).
 - ``model``: on the windows of a 30-s track for the improved model, the features (one
-  STFT per overlapping window, as before 0.4, against the whole-track log-mel cut into
+  STFT per overlapping window, as in 0.1.0, against the whole-track log-mel cut into
   windows) and the forward pass (eager, ``inference_mode``,
   :func:`~musicgenre.models.fast.optimize_for_inference`, the TorchScript export and ONNX
   Runtime on the ONNX export), with 1 and 2 threads and the largest difference from the
@@ -266,7 +266,7 @@ def model_part(folder: Path, repeats: int, threads_list: list[int]) -> None:
     front = LogMelFrontEnd(cfg)
     hop = windowing.hop(cfg.n_frames) * cfg.hop_length
 
-    def per_window() -> torch.Tensor:  # before 0.4: one STFT per overlapping window of samples
+    def per_window() -> torch.Tensor:  # 0.1.0: one STFT per overlapping window of samples
         with torch.inference_mode():
             return torch.cat([log_mel(part) for part in torch.split(F.segments(wave, cfg.clip_samples, hop), 32)])
 
