@@ -71,28 +71,12 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, *, right: Sequence[int] =
 
 # -- predict ---------------------------------------------------------------------------
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from musicgenre.inference import (
-        FailedPrediction,
-        GenreClassifier,
-        Prediction,
-        SegmentPrediction,
-        find_audio_files,
-    )
-    from musicgenre.io import AUDIO_EXTENSIONS
+    from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
 
     classifier = GenreClassifier.from_checkpoint(
         args.checkpoint, overlap=args.overlap, batch_size=args.batch_size, device=args.device
     )
-    # Files named on the command line are tried whatever their extension; folders are
-    # searched recursively for audio files, and one without any is a failed input.
-    planned: list[Path | FailedPrediction] = []
-    for item in args.inputs:
-        if item.is_dir():
-            found = find_audio_files(item)
-            exts = ", ".join(AUDIO_EXTENSIONS)
-            planned.extend(found or [FailedPrediction(item, f"{item}: no audio files ({exts}) in this folder")])
-        else:
-            planned.append(item)
+    planned = _plan_inputs(args.inputs)
     # --format jsonl streams the timeline: each window's line is written as soon as it is scored.
     stream = args.format == "jsonl" and args.timeline
 
