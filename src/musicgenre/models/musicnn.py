@@ -174,7 +174,8 @@ def _seeded(seed: int | None) -> Iterator[None]:
 def _tracing() -> bool:
     """Exporting/compiling/tracing: keep the graph free of weight-dependent shapes."""
     tracing = torch._C._get_tracing_state() is not None
-    return bool(tracing or torch.compiler.is_compiling() or torch.compiler.is_exporting())
+    exporting = getattr(torch.compiler, "is_exporting", None)  # torch >= 2.7; torch.export is newer than our floor
+    return bool(tracing or torch.compiler.is_compiling() or (exporting is not None and exporting()))
 
 
 def _bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
