@@ -379,7 +379,8 @@ def prediction_checkpoints(folder: Path) -> dict[str, Path]:
 
 
 def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[str]) -> None:
-    from musicgenre.inference import FailedPrediction, GenreClassifier, default_workers
+    from musicgenre.inference import FailedPrediction, GenreClassifier
+    from musicgenre.parallel import default_workers
 
     files, source = prediction_sets(folder, tracks)
     checkpoints = prediction_checkpoints(folder / "checkpoints")

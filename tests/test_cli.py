@@ -143,6 +143,30 @@ def test_python_dash_m_and_usage_errors_exit_2(trained: Path) -> None:
     assert "musicgenre predict: error: argument --format: invalid choice: 'xml'" in done.stderr
 
 
+def test_program_ends_with_exit_handlers_run_and_output_flushed(trained: Path, held_out: Path) -> None:
+    # run() skips the interpreter's teardown: buffered output and atexit handlers must still happen.
+    code = (
+        "import atexit, sys\n"
+        "from musicgenre.cli import run\n"
+        "atexit.register(lambda: print('exit handler ran', file=sys.stderr))\n"
+        f"run(['predict', '-c', {str(trained)!r}, {str(held_out)!r}, '--format', 'json', '--timeline'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["files"] == len(GENRES)  # the whole document, not a truncated buffer
+    assert done.stderr.strip().endswith("exit handler ran")
+    failed = subprocess.run(
+        [sys.executable, "-c", "from musicgenre.cli import run; run(['info', 'missing.ckpt'])"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: ")
+    assert "missing.ckpt" in failed.stderr
+
+
 # -- predict, in-process ---------------------------------------------------------------
 
 

@@ -6,9 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from musicgenre.audio import functional as F
 from musicgenre.errors import ConfigurationError
 from musicgenre.models import GenreCNN, GenreCNNConfig
 from musicgenre.models.fast import fold_batch_norm, optimize_for_inference
+from musicgenre.models.scoring import score_overlapping, score_windows, shares_windows
 from musicgenre.recipes import IMPROVED, REFERENCE
 
 
@@ -83,3 +85,57 @@ def test_folding_needs_eval_mode_and_leaves_unrelated_layers() -> None:
         expected = conv1d(x)
         assert fold_batch_norm(conv1d) == 1
         assert torch.allclose(conv1d(x), expected, atol=1e-6)
+
+
+# -- overlapping windows share their convolutions (models.scoring.score_overlapping) -----------------
+
+
+def _windows_and_starts(frames: torch.Tensor, n: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    total = frames.shape[-1]
+    count = 1 + max(0, -(-(total - n) // hop))
+    return F.segments(frames, n, hop, pad_value=SILENCE), torch.arange(count) * hop
+
+
+SILENCE = -100.0
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("optimized", [False, True])
+@pytest.mark.parametrize(
+    ("hop", "frames"),
+    [(64, 1292), (64, 40), (16, 333), (128, 1000), (48, 700)],
+    ids=["half-overlap-30s", "shorter-than-a-window", "hop-16", "hop-128", "hop-48"],
+)
+def test_shared_windows_score_like_windows_one_by_one(name: str, optimized: bool, hop: int, frames: int) -> None:
+    model = trained_like(CONFIGS[name], seed=3)
+    if optimized:
+        model = optimize_for_inference(model)
+    n = CONFIGS[name].n_frames
+    track = torch.randn(1, CONFIGS[name].n_mels, frames, generator=torch.Generator().manual_seed(frames)) * 20 - 40
+    windows, starts = _windows_and_starts(track, n, hop)
+    expected = score_windows(model, windows).logits
+    shared = score_overlapping(model, track, starts, n, pad_value=SILENCE)
+    if hop % 16:  # the windows' starts must fall on the 2**4 grid of the four max-pools
+        assert shared is None
+        return
+    assert shared is not None
+    torch.testing.assert_close(shared, expected, rtol=0, atol=1e-5)
+
+
+def test_shared_windows_refuse_what_they_cannot_reproduce() -> None:
+    class Strided(GenreCNN):  # a subclass whose blocks pool with stride 1: edges are no longer local
+        def make_block(self, index: int, in_channels: int, out_channels: int) -> nn.Module:
+            return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, 1))
+
+    class OwnForward(GenreCNN):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x) * 2
+
+    config = CONFIGS["improved"]
+    track = torch.zeros(1, config.n_mels, 400)
+    starts = torch.arange(5) * 64
+    assert shares_windows(trained_like(config, 0))
+    assert not shares_windows(Strided(config, seed=0).eval())
+    assert not shares_windows(OwnForward(config, seed=0).eval())
+    assert not shares_windows(GenreCNN(config, seed=0).train())  # batch-norm in training mode
+    assert score_overlapping(OwnForward(config, seed=0).eval(), track, starts, config.n_frames, pad_value=0.0) is None

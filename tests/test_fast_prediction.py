@@ -14,14 +14,16 @@ import soundfile as sf
 import torch
 
 import musicgenre.inference as inference
+import musicgenre.parallel as parallel
 from musicgenre.audio import FeatureConfig
 from musicgenre.audio.windowing import LogMelFrontEnd, Windowing, cut_windows
 from musicgenre.cli import main
 from musicgenre.errors import TruncatedAudioWarning
 from musicgenre.genres import GENRES
-from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction, default_workers
+from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
 from musicgenre.io import iter_audio_blocks, load_audio
 from musicgenre.models import GenreCNN, save_checkpoint
+from musicgenre.parallel import default_workers
 from musicgenre.synthetic import synthesize_clip
 
 # Small features keep it fast: 8 kHz, 0.5-s windows of 32 frames, n_fft 256, hop 128.
@@ -166,13 +168,14 @@ def test_first_window_prediction_decodes_the_start_and_equals_the_whole_file(
 
 
 def test_default_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inference, "usable_cores", lambda: 4)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 4)
     assert default_workers(3) == 0  # a handful of files: starting workers costs more than it saves
     assert default_workers(16) == 4
     assert default_workers(200) == 4
-    monkeypatch.setattr(inference, "usable_cores", lambda: 1)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
     assert default_workers(200) == 0
-    assert inference.usable_cores() >= 1
+    monkeypatch.undo()
+    assert parallel.usable_cores() >= 1
 
 
 def _truncated(path: Path) -> Path:

@@ -344,7 +344,7 @@ def test_console_script_points_into_the_wheel(artefacts: Artefacts) -> None:
     with zipfile.ZipFile(artefacts.wheel) as zf:
         entry_points = zf.read(f"musicgenre-{version}.dist-info/entry_points.txt").decode()
     scripts = dict(re.findall(r"(?m)^(\S+)\s*=\s*(\S+)\s*$", entry_points.split("[console_scripts]", 1)[-1]))
-    assert scripts.get("musicgenre") == "musicgenre.cli:main"
+    assert scripts.get("musicgenre") == "musicgenre.cli:run"
     for target in scripts.values():
         module, _, function = target.partition(":")
         path = f"{module.replace('.', '/')}.py"

@@ -24,11 +24,13 @@ by block (:func:`~musicgenre.io.iter_audio_blocks`) and its log-mel computed blo
 with the STFT's context carried across blocks, so that it equals the whole-track
 spectrogram (within float rounding: a few 1e-6 dB), and the windows go through the model
 as they complete: memory stays bounded for any length, and the timeline can be written
-as it goes (``on_segment``). :meth:`GenreClassifier.predict_many` decodes and computes
-features in worker processes (one per usable core by default, see :func:`default_workers`)
-while this process runs the model; warnings about a file raised in a worker
-(:class:`~musicgenre.errors.TruncatedAudioWarning`, :class:`~musicgenre.errors.DecoderWarning`)
-are issued again here, once per file, and kept in :attr:`Prediction.warnings`.
+as it goes (``on_segment``). :meth:`GenreClassifier.predict_many` runs on
+:func:`~musicgenre.parallel.map_files`: worker processes (one per usable core by default,
+see :func:`~musicgenre.parallel.default_workers`) each decode a file, compute its
+features and, on the CPU, run the model on its windows, so only logits come back;
+warnings about a file raised in a worker (:class:`~musicgenre.errors.TruncatedAudioWarning`,
+:class:`~musicgenre.errors.DecoderWarning`) are issued again here, once per file, and kept
+in :attr:`Prediction.warnings`.
 
 >>> import tempfile
 >>> from musicgenre.genres import GENRES
@@ -43,17 +45,14 @@ are issued again here, once per file, and kept in :attr:`Prediction.warnings`.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torchaudio.functional as taF
 from numpy.typing import NDArray
-from torch.utils.data import DataLoader, Dataset
 
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
@@ -73,18 +72,16 @@ from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_
 from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.fast import optimize_for_inference
-from musicgenre.models.scoring import average_tracks, score_windows
+from musicgenre.models.scoring import average_tracks, score_overlapping, score_windows, shares_windows
 from musicgenre.models.transfer import MusicnnClassifier
+from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, run_job
 
 __all__ = [
-    "FILES_PER_WORKER",
     "FailedPrediction",
     "GenreClassifier",
     "Prediction",
     "SegmentPrediction",
-    "default_workers",
     "find_audio_files",
-    "usable_cores",
 ]
 
 StrPath = str | os.PathLike[str]
@@ -207,41 +204,16 @@ def find_audio_files(folder: StrPath) -> list[Path]:
     return [path for path in walk_files(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
 
 
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the platform has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-#: Below this many files per usable core, :func:`default_workers` chooses no worker processes.
-FILES_PER_WORKER = 4
-
-
-def default_workers(files: int) -> int:
-    """Worker processes :meth:`GenreClassifier.predict_many` and ``musicgenre predict`` use by default.
-
-    One per usable core (:func:`usable_cores`), or none for a single core or for fewer than
-    :data:`FILES_PER_WORKER` files per core, where starting workers costs more than it saves
-    (``benchmarks/real_path.py`` measures both).
-
-    Examples
-    --------
-    >>> default_workers(1)
-    0
-    """
-    cores = usable_cores()
-    return 0 if cores < 2 or files < FILES_PER_WORKER * cores else cores
-
-
 @dataclass(frozen=True)
 class _Track:
     """A track cut into windows, ready for the model."""
 
-    features: torch.Tensor  # (windows, 1, n_mels, n_frames)
+    features: torch.Tensor  # (windows, 1, n_mels, n_frames); none left once scored
     weights: torch.Tensor  # (windows,): share of each window that holds audio
     starts: torch.Tensor  # (windows,): first frame of each window
     samples: int  # length of the mono waveform at the model's rate
+    logits: torch.Tensor | None = None  # (windows, classes), once the model has scored the windows
+    frames: torch.Tensor | None = None  # (1, bands, frames): the windows' source, when no per-window step applies
 
 
 class _LogMelStream:
@@ -262,19 +234,17 @@ class _LogMelStream:
         self.n_fft, self.hop = cfg.n_fft, cfg.hop_length
 
     def _frames(self, padded: torch.Tensor) -> torch.Tensor:
-        spec = taF.spectrogram(
+        cfg = self.front_end.config
+        mel = F.mel_spectrogram(
             padded,
-            pad=0,
-            window=self.front_end.window,
+            cfg.sample_rate,
             n_fft=self.n_fft,
             hop_length=self.hop,
-            win_length=self.n_fft,
-            power=2.0,
-            normalized=False,
+            n_mels=cfg.n_mels,
+            window=self.front_end.window,
+            fbanks=self.front_end.fbanks,
             center=False,
-            onesided=True,
         )
-        mel = torch.matmul(spec.transpose(-1, -2), self.front_end.fbanks).transpose(-1, -2)
         return F.amplitude_to_db(mel.unsqueeze(0), None)
 
     def __call__(self, blocks: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
@@ -336,7 +306,9 @@ class _Featurizer:
     def __call__(self, wave: torch.Tensor, samples: int | None = None) -> _Track:
         frames = track_frames(wave, self.front_end, self.windowing)
         track = cut_windows(frames, self.front_end, self.windowing)
-        return _Track(track.windows, track.weights, track.starts, len(wave) if samples is None else samples)
+        length = len(wave) if samples is None else samples
+        shared = frames if self.windowing.mode == "all" and _no_window_step(self.front_end) else None
+        return _Track(track.windows, track.weights, track.starts, length, frames=shared)
 
     def streams(self, path: Path) -> bool:
         """Whether *path* is long enough to be predicted block by block (log-mel front end, all windows)."""
@@ -374,55 +346,55 @@ class _Featurizer:
         return self(self.load(path))
 
 
-def _unique(caught: Sequence[warnings.WarningMessage]) -> tuple[Warning, ...]:
-    """The warnings recorded, once each (a header read and the decode may report the same problem)."""
-    seen: dict[tuple[type[Warning], str], Warning] = {}
-    for record in caught:
-        message = record.message if isinstance(record.message, Warning) else record.category(str(record.message))
-        seen.setdefault((type(message), str(message)), message)
-    return tuple(seen.values())
+def _no_window_step(front_end: FrontEnd) -> bool:
+    """Whether the front end's :meth:`~FrontEnd.finish` leaves windows as cut (a log-mel without ``top_db``)."""
+    return isinstance(front_end, LogMelFrontEnd) and front_end.config.top_db is None
 
 
-def _reissue(caught: Sequence[Warning], stacklevel: int) -> tuple[str, ...]:
-    for message in caught:
-        warnings.warn(message, stacklevel=stacklevel + 1)
-    return tuple(str(message) for message in caught)
+class _Scorer:
+    """The model's logits for a stack of windows, in batches, under ``inference_mode``. Picklable."""
+
+    def __init__(self, model: torch.nn.Module, batch_size: int, device: torch.device, pad_value: float) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.device = device
+        self.pad_value = pad_value
+        self.shares = shares_windows(model)
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return score_windows(self.model, features, batch_size=self.batch_size, device=self.device).logits
+
+    def track(self, track: _Track) -> torch.Tensor:
+        """A track's window logits; overlapping windows share their convolutions where the model allows."""
+        if self.shares and track.frames is not None and len(track.starts) > 1:
+            with torch.inference_mode():
+                frames = track.frames.to(self.device)
+                logits = score_overlapping(
+                    self.model, frames, track.starts.to(self.device), track.features.shape[-1], pad_value=self.pad_value
+                )
+            if logits is not None:
+                return logits
+        return self(track.features)
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    path: Path
-    track: _Track | None  # None: failed (error), or to be streamed by the main process
-    error: str | None
-    warnings: tuple[Warning, ...] = ()
+class _TrackJob:
+    """One file's work for :func:`~musicgenre.parallel.map_files`: its windows, and their logits if *score* is given.
 
+    ``None``: the file is to be streamed by the calling process (:meth:`_Featurizer.streams`).
+    """
 
-class _Files(Dataset[_Loaded]):
-    def __init__(self, paths: Sequence[Path], featurizer: _Featurizer) -> None:
-        self.paths = list(paths)
+    def __init__(self, featurizer: _Featurizer, score: _Scorer | None) -> None:
         self.featurizer = featurizer
+        self.score = score
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> _Loaded:
-        path = self.paths[index]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                track, error = self.featurizer.track(path), None
-            except AudioDecodeError as exc:
-                track, error = None, str(exc)
-        return _Loaded(path, track, error, _unique(caught))
-
-
-def _worker_init(worker_id: int) -> None:
-    """One torch thread per loader worker: the workers are as many as the cores."""
-    torch.set_num_threads(1)
-
-
-def _as_list(items: list[_Loaded]) -> list[_Loaded]:
-    return items
+    def __call__(self, path: Path) -> _Track | None:
+        track = self.featurizer.track(path)
+        if track is None:
+            return None
+        if self.score is None:  # scored by the calling process: send the windows only
+            return replace(track, frames=None)
+        return replace(track, features=track.features[:0], frames=None, logits=self.score.track(track))
 
 
 class GenreClassifier:
@@ -527,6 +499,7 @@ class GenreClassifier:
         self._featurizer = _Featurizer(
             self.features, self.windowing, front_end, stream_seconds=stream_seconds, block_seconds=block_seconds
         )
+        self._scorer = _Scorer(self.model, batch_size, self.device, self._featurizer.front_end.silence)
 
     @property
     def overlap(self) -> float:
@@ -619,8 +592,7 @@ class GenreClassifier:
         )
 
     def _logits(self, features: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return score_windows(self.model, features, batch_size=self.batch_size, device=self.device).logits
+        return self._scorer(features)
 
     def _segments(
         self, starts: torch.Tensor, samples: int | None, window_logits: torch.Tensor
@@ -787,15 +759,14 @@ class GenreClassifier:
         k = self._check_top_k(top_k)
         if isinstance(source, torch.Tensor | np.ndarray):
             track = self._featurizer(self._mono(source, sample_rate))
-            return self._prediction(None, track, self._logits(track.features), k, timeline, on_segment)
+            return self._prediction(None, track, self._scorer.track(track), k, timeline, on_segment)
         path = Path(source)
-        with warnings.catch_warnings(record=True) as record:
-            warnings.simplefilter("always")
-            loaded = self._featurizer.track(path)
-        caught = _reissue(_unique(record), stacklevel=2)
-        if loaded is None:
+        outcome = run_job(self._featurizer.track, 0, path, catch=False)
+        caught = reissue(outcome, stacklevel=2)
+        if outcome.value is None:
             return self._stream(path, k, timeline, on_segment, caught)
-        return self._prediction(path, loaded, self._logits(loaded.features), k, timeline, on_segment, caught)
+        track = outcome.value
+        return self._prediction(path, track, self._scorer.track(track), k, timeline, on_segment, caught)
 
     def _check_top_k(self, top_k: int) -> int:
         if top_k < 1:
@@ -814,7 +785,7 @@ class GenreClassifier:
         progress: bool | None = None,
         on_segment: Callable[[Path, SegmentPrediction], None] | None = None,
     ) -> list[Prediction | FailedPrediction]:
-        """Predict many files, decoding them in worker processes; a bad file never stops the rest.
+        """Predict many files in worker processes; a bad file never stops the rest.
 
         Parameters
         ----------
@@ -823,15 +794,16 @@ class GenreClassifier:
         top_k, timeline
             As in :meth:`predict`.
         batch_size
-            Files per loader batch: their windows go through the model together (in
-            forward passes of the classifier's ``batch_size`` windows).
+            Files per batch (:func:`~musicgenre.parallel.map_files`). On an accelerator
+            the windows of a batch's files go through the model together (in forward
+            passes of the classifier's ``batch_size`` windows).
         num_workers
-            Processes that decode files and compute features (one torch thread each) while
-            this process runs the model; 0 does everything in this process. ``None``
-            (default): :func:`default_workers` for the number of files. With workers, this
-            process runs the model with ``usable_cores() - num_workers`` torch threads (at
-            least one) for the duration of the call: more threads than cores make torch's
-            thread pool wait on descheduled threads, measured 5 times slower on 2 cores.
+            Processes (one torch thread each) that decode files, compute their features
+            and, on the CPU, run the model on them: each worker keeps one core busy from
+            the file to its logits. On an accelerator this process runs the model. 0 does
+            everything in this process (with all of torch's threads). ``None`` (default):
+            :func:`~musicgenre.parallel.default_workers` for the number of files. Files
+            longer than ``stream_seconds`` are streamed by this process.
         progress
             Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
         on_segment
@@ -850,56 +822,42 @@ class GenreClassifier:
             :class:`~musicgenre.errors.DecoderWarning`), in worker processes too: each is
             issued again here, once per file, and kept in :attr:`Prediction.warnings`.
         """
-        from tqdm.auto import tqdm
-
         k = self._check_top_k(top_k)
         workers = default_workers(len(paths)) if num_workers is None else num_workers
-        if batch_size < 1 or workers < 0:
-            raise ConfigurationError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {workers}")
-        loader: DataLoader[_Loaded] = DataLoader(
-            _Files([Path(p) for p in paths], self._featurizer),
-            batch_size=batch_size,
-            num_workers=workers,
-            collate_fn=_as_list,
-            worker_init_fn=_worker_init if workers else None,
-        )
+        # On the CPU each file's job runs the model too, so every worker keeps a core busy
+        # end to end; on an accelerator the windows of a batch of files go to it together.
+        job = _TrackJob(self._featurizer, self._scorer if self.device.type == "cpu" else None)
         results: list[Prediction | FailedPrediction] = []
-        threads = torch.get_num_threads()
-        if workers:  # the workers have the cores: torch threads beyond them only contend (and spin)
-            torch.set_num_threads(max(1, usable_cores() - workers))
-        try:
-            with tqdm(
-                total=len(paths), desc="predicting", unit="file", disable=None if progress is None else not progress
-            ) as bar:
-                for batch in loader:
-                    results.extend(self._predict_batch(batch, k, timeline, on_segment))
-                    bar.update(len(batch))
-        finally:
-            torch.set_num_threads(threads)
+        for batch in map_files(
+            job, paths, num_workers=workers, files_per_batch=batch_size, progress=progress, desc="predicting"
+        ):
+            results.extend(self._predict_batch(batch, k, timeline, on_segment))
         return results
 
     def _predict_batch(
         self,
-        batch: list[_Loaded],
+        batch: list[FileOutcome[_Track | None]],
         top_k: int,
         timeline: bool,
         on_segment: Callable[[Path, SegmentPrediction], None] | None,
     ) -> Iterator[Prediction | FailedPrediction]:
-        tracks = [item.track for item in batch if item.track is not None]
-        window_logits = self._logits(torch.cat([t.features for t in tracks])) if tracks else torch.empty(0)
-        per_track = iter(torch.split(window_logits, [len(t.features) for t in tracks]))
-        for item in batch:
-            caught = _reissue(item.warnings, stacklevel=4)
-            report = None if on_segment is None else _bind(on_segment, item.path)
-            if item.error is not None:
-                yield FailedPrediction(item.path, item.error)
-            elif item.track is None:
+        unscored = [o.value for o in batch if o.value is not None and o.value.logits is None]
+        logits = self._logits(torch.cat([t.features for t in unscored])) if unscored else torch.empty(0)
+        per_track = iter(torch.split(logits, [len(t.features) for t in unscored]))
+        for outcome in batch:
+            caught = reissue(outcome, stacklevel=4)
+            report = None if on_segment is None else _bind(on_segment, outcome.path)
+            track = outcome.value
+            if outcome.error is not None:
+                yield FailedPrediction(outcome.path, outcome.error)
+            elif track is None:
                 try:
-                    yield self._stream(item.path, top_k, timeline, report, caught)
+                    yield self._stream(outcome.path, top_k, timeline, report, caught)
                 except AudioDecodeError as exc:
-                    yield FailedPrediction(item.path, str(exc))
+                    yield FailedPrediction(outcome.path, str(exc))
             else:
-                yield self._prediction(item.path, item.track, next(per_track), top_k, timeline, report, caught)
+                window_logits = track.logits if track.logits is not None else next(per_track)
+                yield self._prediction(outcome.path, track, window_logits, top_k, timeline, report, caught)
 
 
 def _bind(callback: Callable[[Path, SegmentPrediction], None], path: Path) -> Callable[[SegmentPrediction], None]:

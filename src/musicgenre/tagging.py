@@ -11,10 +11,12 @@ the original ``musicnn.tagger.top_tags``. Tags are independent (sigmoid outputs)
 not sum to 1.
 
 :meth:`Tagger.embed` gives a track's mean 200-d penultimate embedding or 1,506-d pooled
-features instead, for your own models. :meth:`Tagger.tag_many` tags many files, batching
-the patches of several tracks into one forward pass; a file that cannot be decoded
-becomes a :class:`~musicgenre.inference.FailedPrediction` naming it, as in
-:meth:`GenreClassifier.predict_many <musicgenre.inference.GenreClassifier.predict_many>`.
+features instead, for your own models. :meth:`Tagger.tag_many` tags many files on
+:func:`~musicgenre.parallel.map_files`, as
+:meth:`GenreClassifier.predict_many <musicgenre.inference.GenreClassifier.predict_many>`
+predicts them: worker processes each decode a file and (on the CPU) run the model on its
+patches; a file that cannot be decoded becomes a
+:class:`~musicgenre.inference.FailedPrediction` naming it.
 
 >>> tagger = Tagger.from_pretrained("MTT_musicnn")
 >>> result = tagger.tag(torch.zeros(16000 * 4), sample_rate=16000, top_k=3)
@@ -35,15 +37,15 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch.utils.data import DataLoader, Dataset
 
 from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
 from musicgenre.device import resolve_device
-from musicgenre.errors import AudioDecodeError, ConfigurationError
+from musicgenre.errors import ConfigurationError
 from musicgenre.inference import FailedPrediction, SegmentPrediction
 from musicgenre.io import load_audio, waveform_to_mono
 from musicgenre.models.musicnn import Musicnn
 from musicgenre.models.pretrained import list_pretrained, load_pretrained, pretrained_info
+from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue
 
 __all__ = ["EmbeddingLayer", "TagResult", "Tagger"]
 
@@ -108,14 +110,13 @@ class TagResult:
 
 @dataclass(frozen=True)
 class _Patches:
-    path: Path
-    patches: torch.Tensor | None  # (patches, frames, mels)
+    patches: torch.Tensor  # (patches, frames, mels); none left once tagged
     samples: int
-    error: str | None
+    taggram: torch.Tensor | None = None  # (patches, tags), once the model has run
 
 
 class _Prepare:
-    """Decode -> mono 16 kHz -> log-mel -> patches. Picklable, so loader workers run it."""
+    """Decode -> mono 16 kHz -> log-mel -> patches. Picklable, so worker processes run it."""
 
     def __init__(self, frontend: MusicnnFrontEnd, patch_frames: int) -> None:
         self.frontend = frontend
@@ -130,25 +131,42 @@ class _Prepare:
         return musicnn_patches(self.frontend(wave), self.patch_frames)
 
 
-class _Files(Dataset[_Patches]):
-    def __init__(self, paths: Sequence[Path], prepare: _Prepare) -> None:
-        self.paths = list(paths)
+class _Run:
+    """The model over patches, in batches: tag probabilities or an embedding layer. Picklable."""
+
+    def __init__(self, model: Musicnn, batch_size: int, device: torch.device) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.device = device
+
+    @torch.inference_mode()
+    def __call__(self, patches: torch.Tensor, what: Literal["tags", "penultimate", "pooled"] = "tags") -> torch.Tensor:
+        outputs = []
+        for batch in torch.split(patches, self.batch_size):
+            pooled = self.model.pooled(batch.to(self.device))
+            if what == "pooled":
+                out = pooled
+            elif what == "penultimate":
+                out = self.model.forward_head(pooled, pre_logits=True)
+            else:
+                out = torch.sigmoid(self.model.forward_head(pooled))
+            outputs.append(out.float().cpu())
+        return torch.cat(outputs)
+
+
+class _TagJob:
+    """One file's work for :func:`~musicgenre.parallel.map_files`: its patches, and their tags if *run* is given."""
+
+    def __init__(self, prepare: _Prepare, run: _Run | None) -> None:
         self.prepare = prepare
+        self.run = run
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> _Patches:
-        path = self.paths[index]
-        try:
-            wave = self.prepare.load(path)
-            return _Patches(path, self.prepare(wave), len(wave), None)
-        except AudioDecodeError as exc:
-            return _Patches(path, None, 0, str(exc))
-
-
-def _as_list(items: list[_Patches]) -> list[_Patches]:
-    return items
+    def __call__(self, path: Path) -> _Patches:
+        wave = self.prepare.load(path)
+        patches = self.prepare(wave)
+        if self.run is None:
+            return _Patches(patches, len(wave))
+        return _Patches(patches[:0], len(wave), self.run(patches))
 
 
 class Tagger:
@@ -214,6 +232,7 @@ class Tagger:
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
         self._prepare = _Prepare(self.frontend, patch_frames)
+        self._run = _Run(self.model, batch_size, self.device)
 
     @classmethod
     def from_pretrained(
@@ -281,20 +300,6 @@ class Tagger:
         return self._prepare(self._wave(source, sample_rate)[1])
 
     # -- model ----------------------------------------------------------------------------
-    @torch.inference_mode()
-    def _run(self, patches: torch.Tensor, what: Literal["tags", "penultimate", "pooled"]) -> torch.Tensor:
-        outputs = []
-        for batch in torch.split(patches, self.batch_size):
-            pooled = self.model.pooled(batch.to(self.device))
-            if what == "pooled":
-                out = pooled
-            elif what == "penultimate":
-                out = self.model.forward_head(pooled, pre_logits=True)
-            else:
-                out = torch.sigmoid(self.model.forward_head(pooled))
-            outputs.append(out.float().cpu())
-        return torch.cat(outputs)
-
     def taggram(self, source: StrPath | Waveform, *, sample_rate: int | None = None) -> torch.Tensor:
         """Each patch's tag probabilities, ``(patches, tags)`` (musicnn's taggram).
 
@@ -411,11 +416,11 @@ class Tagger:
         *,
         top_k: int = 5,
         timeline: bool = False,
-        files_per_batch: int = 8,
-        num_workers: int = 0,
+        files_per_batch: int = 4,
+        num_workers: int | None = None,
         progress: bool | None = None,
     ) -> list[TagResult | FailedPrediction]:
-        """Tag many files, decoding them in worker processes; a bad file never stops the rest.
+        """Tag many files in worker processes; a bad file never stops the rest.
 
         Parameters
         ----------
@@ -424,11 +429,15 @@ class Tagger:
         top_k, timeline
             As in :meth:`tag`.
         files_per_batch
-            Files per loader batch: their patches go through the model together, in
-            forward passes of up to ``batch_size`` patches (see the class).
+            Files per batch (:func:`~musicgenre.parallel.map_files`). On an accelerator the
+            patches of a batch's files go through the model together, in forward passes
+            of up to ``batch_size`` patches (see the class).
         num_workers
-            Processes that decode files and compute log-mels while the model runs; 0 does
-            everything in this process.
+            Processes (one torch thread each) that decode files, compute their log-mels
+            and, on the CPU, run the model on them, so each keeps one core busy from the
+            file to its tags; on an accelerator this process runs the model. 0 does
+            everything in this process (with all of torch's threads). ``None`` (default):
+            :func:`~musicgenre.parallel.default_workers` for the number of files.
         progress
             Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
 
@@ -437,35 +446,34 @@ class Tagger:
         list of TagResult or FailedPrediction
             One per path, in order; a file that cannot be decoded gives a
             :class:`~musicgenre.inference.FailedPrediction` naming it and the reason.
-        """
-        from tqdm.auto import tqdm
 
+        Warns
+        -----
+        MusicGenreWarning
+            What decoding a file raised (a truncated file, damaged MP3 frames), in worker
+            processes too: each is issued again here, once per file.
+        """
         k = self._check_top_k(top_k)
-        if files_per_batch < 1 or num_workers < 0:
-            raise ConfigurationError(
-                f"files_per_batch must be >= 1 and num_workers >= 0, got {files_per_batch}, {num_workers}"
-            )
-        loader: DataLoader[_Patches] = DataLoader(
-            _Files([Path(p) for p in paths], self._prepare),
-            batch_size=files_per_batch,
-            num_workers=num_workers,
-            collate_fn=_as_list,
-        )
+        workers = default_workers(len(paths)) if num_workers is None else num_workers
+        job = _TagJob(self._prepare, self._run if self.device.type == "cpu" else None)
         results: list[TagResult | FailedPrediction] = []
-        with tqdm(
-            total=len(paths), desc="tagging", unit="file", disable=None if progress is None else not progress
-        ) as bar:
-            for batch in loader:
-                results.extend(self._tag_batch(batch, k, timeline))
-                bar.update(len(batch))
+        for batch in map_files(
+            job, paths, num_workers=workers, files_per_batch=files_per_batch, progress=progress, desc="tagging"
+        ):
+            results.extend(self._tag_batch(batch, k, timeline))
         return results
 
-    def _tag_batch(self, batch: list[_Patches], top_k: int, timeline: bool) -> Iterator[TagResult | FailedPrediction]:
-        good = [item.patches for item in batch if item.patches is not None]
-        taggram = self._run(torch.cat(good), "tags") if good else torch.empty(0)
-        per_track = iter(torch.split(taggram, [len(p) for p in good]))
-        for item in batch:
-            if item.patches is None:
-                yield FailedPrediction(item.path, item.error or "could not be decoded")
+    def _tag_batch(
+        self, batch: list[FileOutcome[_Patches]], top_k: int, timeline: bool
+    ) -> Iterator[TagResult | FailedPrediction]:
+        untagged = [o.value.patches for o in batch if o.value is not None and o.value.taggram is None]
+        taggram = self._run(torch.cat(untagged)) if untagged else torch.empty(0)
+        per_track = iter(torch.split(taggram, [len(p) for p in untagged]))
+        for outcome in batch:
+            reissue(outcome, stacklevel=4)
+            item = outcome.value
+            if item is None:
+                yield FailedPrediction(outcome.path, outcome.error or "could not be decoded")
             else:
-                yield self._result(item.path, item.samples, next(per_track), top_k, timeline)
+                rows = item.taggram if item.taggram is not None else next(per_track)
+                yield self._result(outcome.path, item.samples, rows, top_k, timeline)

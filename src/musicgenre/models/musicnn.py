@@ -326,8 +326,15 @@ class Musicnn(nn.Module):
             )
 
     def _block_fast(self, block: ConvBlock, x: torch.Tensor, timbral: bool) -> torch.Tensor:
-        """Eval-mode :class:`ConvBlock`: reduce over frequency first, then ReLU and batch-norm."""
+        """Eval-mode :class:`ConvBlock`: reduce over frequency first, then ReLU and batch-norm.
+
+        ``bn(relu(y))`` is monotonic in ``y`` per filter (increasing where the batch-norm's
+        scale is positive, decreasing where it is negative), so its maximum over frequency
+        is taken at ``max(y)`` or at ``min(y)``. Filters with a negative scale are computed
+        with negated weights and bias (exact), so one maximum gives ``-min(y)`` for them.
+        """
         scale, shift = _bn_affine(block.bn)
+        sign = torch.where(scale >= 0, 1.0, -1.0).to(scale.dtype)
         xp = F.pad(x, (0, 0, *block.pad))  # (B, 1, T + pad, F)
         weight, bias = block.conv.weight, block.conv.bias
         assert bias is not None
@@ -338,26 +345,26 @@ class Musicnn(nn.Module):
                 live = alive.nonzero().squeeze(1)
                 full_bias = bias
                 weight, bias = weight[live], bias[live]
+        live_sign = sign if live is None else sign[live]
+        weight, bias = weight * live_sign[:, None, None, None], bias * live_sign
         if timbral and self.timbral_algorithm != "conv2d" and not _tracing():  # export: plain conv2d
             kt, kf = weight.shape[2], weight.shape[3]
             batch, frames = x.shape[0], x.shape[2]
             taps = xp[:, 0].unfold(1, kt, 1)  # (B, T, F, kt)
             if self.timbral_algorithm == "conv1d":
                 taps = taps.transpose(2, 3).reshape(batch * frames, kt, -1)  # (B*T, kt, F)
-                y = F.conv1d(taps, weight[:, 0], bias)  # (B*T, C, F')
-                hi, lo = y.amax(dim=2), y.amin(dim=2)
-                hi, lo = (t.view(batch, frames, -1).transpose(1, 2) for t in (hi, lo))
+                top = F.conv1d(taps, weight[:, 0], bias).amax(dim=2)  # (B*T, C)
+                top = top.view(batch, frames, -1).transpose(1, 2)
             else:  # matmul over an im2col of the (time, freq) patches
                 cols = taps.unfold(2, kf, 1)  # (B, T, F', kt, kf)
                 y = cols.reshape(batch, frames, cols.shape[2], kt * kf) @ weight.view(weight.shape[0], -1).T + bias
-                hi, lo = y.amax(dim=2).transpose(1, 2), y.amin(dim=2).transpose(1, 2)
+                top = y.amax(dim=2).transpose(1, 2)
         else:
-            y = F.conv2d(xp, weight, bias)  # (B, C, T, F')
-            hi, lo = y.amax(dim=3), y.amin(dim=3)
+            top = F.conv2d(xp, weight, bias).amax(dim=3)  # (B, C, T)
+        pick = top * live_sign[:, None]  # max(y) where the scale is >= 0, min(y) where it is negative
         if live is not None:  # dead filters: conv output = bias (their weights add < 1e-14)
             const = full_bias[None, :, None].expand(x.shape[0], -1, x.shape[2])
-            hi, lo = const.index_copy(1, live, hi), const.index_copy(1, live, lo)
-        pick = torch.where((scale >= 0)[:, None], hi, lo)
+            pick = const.index_copy(1, live, pick)
         return torch.relu(pick) * scale[:, None] + shift[:, None]
 
     def forward_frontend(self, x: torch.Tensor) -> torch.Tensor:
