@@ -93,6 +93,62 @@ def _cli_rows(models: list[str], count: int, workers: list[int], threads: int) -
                 )
 
 
+def _embed_rows(count: int, repeats: int) -> None:
+    """The pretrained recipe's one-off work on *count* 30-s WAVs: musicnn frames, then every window's features.
+
+    ``extract_features`` (decode, resample to 16 kHz, musicnn's log-mel) and
+    ``embed_tracks`` (the frozen MSD backbone over every 3-s window), with 0 workers and
+    the default (:func:`musicgenre.parallel.default_workers`), taking turns. 100 distinct
+    synthetic clips are written and linked under *count* names.
+    """
+    import os
+
+    import numpy as np
+
+    from musicgenre.data import GTZANDataset
+    from musicgenre.data.cache import extract_features
+    from musicgenre.evaluation.transfer import embed_tracks
+    from musicgenre.models.transfer import MusicnnClassifier
+    from musicgenre.parallel import default_workers
+    from musicgenre.recipes import PRETRAINED_MUSICNN
+
+    rec = PRETRAINED_MUSICNN
+
+    model = MusicnnClassifier.from_pretrained("MSD_musicnn", 10, seed=0)
+    with tempfile.TemporaryDirectory(prefix="musicnn-embed-") as tmp:
+        distinct = Path(tmp) / "distinct"
+        distinct.mkdir()
+        _write_tracks(distinct, min(count, 100))
+        sources = sorted(distinct.glob("*.wav"))
+        root = Path(tmp) / "gtzan"
+        root.mkdir()
+        for i in range(count):
+            genre = sources[i % len(sources)].name.split(".")[0]
+            os.link(sources[i % len(sources)], root / f"{genre}.{i:05d}.wav")
+        dataset = GTZANDataset(root, sample_rate=rec.features.sample_rate)
+        settings = sorted({0, default_workers(count)})
+        times: dict[int, list[tuple[float, float]]] = {w: [] for w in settings}
+        for _ in range(repeats):
+            for workers in settings:
+                start = time.perf_counter()
+                data = extract_features(dataset, rec.features, front_end=rec.front_end, num_workers=workers)
+                middle = time.perf_counter()
+                embed_tracks(model, data, rec, num_workers=workers)
+                times[workers].append((middle - start, time.perf_counter() - middle))
+        columns = "workers | frames (s) | features (s) | total (s) | x real time"
+        print(f"\n| pretrained recipe, {count} x 30-s WAV | {columns} |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for workers in settings:
+            frames = float(np.median([a for a, _ in times[workers]]))
+            features = float(np.median([b for _, b in times[workers]]))
+            total = float(np.median([a + b for a, b in times[workers]]))
+            print(
+                f"| MSD_musicnn pooled, median of {repeats} | {workers} | {frames:.1f} | {features:.1f} "
+                f"| {total:.1f} | {count * 30 / total:.0f}x |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["MSD_musicnn", "MTT_musicnn"])
@@ -102,11 +158,18 @@ def main() -> None:
     parser.add_argument("--cli", type=int, default=0, metavar="N", help="also time `musicgenre tags` on N 30-s WAVs")
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 1], help="--workers values for the CLI rows")
     parser.add_argument("--variants", nargs="+", help="only these model-only variants (default: all)")
+    parser.add_argument(
+        "--embed", type=int, default=0, metavar="N", help="also time the pretrained recipe's features of N 30-s WAVs"
+    )
+    parser.add_argument("--only-embed", action="store_true", help="skip the model-only and CLI rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
     x_all = torch.rand(max(args.batch), 187, 96, generator=gen) * 4
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} threads")
+    if args.only_embed:
+        _embed_rows(args.embed, args.repeats)
+        return
     print("| model | variant | batch | ms/patch | patches/s | x real time |")
     print("|---|---|---:|---:|---:|---:|")
     for name in args.models:
@@ -128,6 +191,8 @@ def main() -> None:
                 )
     if args.cli:
         _cli_rows(args.models, args.cli, args.workers, args.threads)
+    if args.embed:
+        _embed_rows(args.embed, args.repeats)
 
 
 if __name__ == "__main__":

@@ -363,10 +363,15 @@ def prediction_sets(folder: Path, tracks: int) -> tuple[dict[str, list[Path]], s
 
 
 def prediction_checkpoints(folder: Path) -> dict[str, Path]:
-    """A checkpoint per model, recording its recipe's features and evaluation windows."""
+    """A checkpoint per model, recording its recipe's features and evaluation windows.
+
+    ``pretrained``: the packaged MSD_musicnn backbone with an untrained linear head (its
+    cost is the backbone's).
+    """
     from musicgenre.genres import GENRES
     from musicgenre.models import save_checkpoint
-    from musicgenre.recipes import REFERENCE
+    from musicgenre.models.transfer import MusicnnClassifier
+    from musicgenre.recipes import PRETRAINED_MUSICNN, REFERENCE
 
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -375,18 +380,37 @@ def prediction_checkpoints(folder: Path) -> dict[str, Path]:
         paths[name] = save_checkpoint(
             folder / f"{name}.ckpt", model, classes=GENRES, features=recipe.features, windowing=recipe.windowing
         )
+    pretrained = MusicnnClassifier.from_pretrained("MSD_musicnn", len(GENRES), seed=0)
+    paths["pretrained"] = save_checkpoint(
+        folder / "pretrained.ckpt",
+        pretrained,
+        classes=GENRES,
+        features=PRETRAINED_MUSICNN.features,
+        windowing=PRETRAINED_MUSICNN.windowing,
+    )
     return paths
 
 
-def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[str]) -> None:
+def _cell(walls: list[float]) -> tuple[float, str]:
+    values = np.asarray(walls, dtype=np.float64)
+    return float(np.median(values)), spread(values)
+
+
+def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[str], repeats: int) -> None:
+    """Each model x format: in-process and CLI, 0 workers and the default, in turns, *repeats* times (median)."""
     from musicgenre.inference import FailedPrediction, GenreClassifier
     from musicgenre.parallel import default_workers
 
     files, source = prediction_sets(folder, tracks)
     checkpoints = prediction_checkpoints(folder / "checkpoints")
     auto = default_workers(tracks)
-    start_up, _, _ = run_child([sys.executable, "-c", "import musicgenre.cli, musicgenre.inference"])
-    rows: list[list[str]] = [["", "start-up (import musicgenre.inference)", "", "", f"{start_up:.2f}", "", ""]]
+    starts = [run_child([sys.executable, "-c", "import musicgenre.cli, musicgenre.inference"])[0] for _ in range(3)]
+    start_up, start_spread = _cell(starts)
+    header = ["model", "input", "how", "workers", "wall (s)", "x real time", "spread", "peak RSS (MiB)"]
+    rows: list[list[str]] = [
+        ["", "start-up (import musicgenre.inference)", "", "", f"{start_up:.2f}", "", start_spread]
+    ]
+    settings = sorted({0, auto})
     for model in models:
         # "reference-all": the reference model on all windows (--overlap 0) instead of its recipe's first.
         all_windows = model.endswith("-all")
@@ -401,31 +425,73 @@ def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[
             paths = files[fmt]
             audio = sum(sf.info(str(p)).duration for p in paths)
             classifier.predict(paths[0])  # warm-up: allocator, kernels, file cache
-            for workers in sorted({0, auto}):
-                begin = time.perf_counter()
-                results = classifier.predict_many(paths, num_workers=workers, progress=False)
-                wall = time.perf_counter() - begin
-                if any(isinstance(r, FailedPrediction) for r in results):
-                    raise SystemExit(f"prediction failed: {results}")
-                label = f"{workers} (default)" if workers == auto else str(workers)
-                rows.append([f"{model} ({windows})", fmt, "in-process", label, f"{wall:.2f}", f"{audio / wall:,.0f}x"])
-            for workers in sorted({0, auto}):
-                command = [sys.executable, "-m", "musicgenre", "predict", "-c", str(checkpoint)]
-                command += [str(paths[0].parent), "--format", "csv", *(["--overlap", "0"] if all_windows else [])]
-                if workers != auto:
-                    command += ["--workers", str(workers)]
-                wall, rss, _ = run_child(command)
-                label = f"{workers} (default)" if workers == auto else str(workers)
-                rows.append([f"{model} ({windows})", fmt, "CLI, start-up included", label, f"{wall:.2f}",
-                             f"{audio / wall:,.0f}x", f"{rss:.0f}"])  # fmt: skip
-    for row in rows:
-        row += [""] * (7 - len(row))
+            inproc: dict[int, list[float]] = {w: [] for w in settings}
+            cli: dict[int, list[float]] = {w: [] for w in settings}
+            rss: dict[int, float] = {}
+            for _ in range(repeats):
+                for workers in settings:
+                    begin = time.perf_counter()
+                    results = classifier.predict_many(paths, num_workers=workers, progress=False)
+                    inproc[workers].append(time.perf_counter() - begin)
+                    if any(isinstance(r, FailedPrediction) for r in results):
+                        raise SystemExit(f"prediction failed: {results}")
+                for workers in settings:
+                    command = [sys.executable, "-m", "musicgenre", "predict", "-c", str(checkpoint)]
+                    command += [str(paths[0].parent), "--format", "csv", *(["--overlap", "0"] if all_windows else [])]
+                    if workers != auto:
+                        command += ["--workers", str(workers)]
+                    wall, peak, _ = run_child(command)
+                    cli[workers].append(wall)
+                    rss[workers] = max(rss.get(workers, 0.0), peak)
+            for how, walls in (("in-process", inproc), ("CLI, start-up included", cli)):
+                for workers in settings:
+                    wall, spr = _cell(walls[workers])
+                    label = f"{workers} (default)" if workers == auto else str(workers)
+                    rss_text = f"{rss[workers]:.0f}" if how.startswith("CLI") else ""
+                    speed = f"{audio / wall:,.0f}x"
+                    rows.append([f"{model} ({windows})", fmt, how, label, f"{wall:.2f}", speed, spr, rss_text])
     table(
-        f"Prediction of {tracks} x 30-s files ({source}), untrained models with the recipes' windows; "
-        "wall seconds and audio seconds per wall second",
-        ["model", "input", "how", "workers", "wall (s)", "x real time", "peak RSS (MiB)"],
+        f"Prediction of {tracks} x 30-s files ({source}), untrained models (the pretrained one: MSD_musicnn with an "
+        f"untrained head) with the recipes' windows; wall seconds (median of {repeats}, 0 workers and the default "
+        "taking turns) and audio seconds per wall second",
+        header,
         rows,
         left=4,
+    )
+
+
+def tagging_part(folder: Path, tracks: int, formats: list[str], repeats: int) -> None:
+    """``musicgenre tags`` (MSD_musicnn) on the same files, 0 workers and the default, in turns."""
+    from musicgenre.parallel import default_workers
+
+    files, source = prediction_sets(folder, tracks)
+    auto = default_workers(tracks)
+    settings = sorted({0, auto})
+    rows: list[list[str]] = []
+    for fmt in formats:
+        paths = files[fmt]
+        audio = sum(sf.info(str(p)).duration for p in paths)
+        walls: dict[int, list[float]] = {w: [] for w in settings}
+        rss: dict[int, float] = {}
+        for _ in range(repeats):
+            for workers in settings:
+                command = [sys.executable, "-m", "musicgenre", "tags", str(paths[0].parent), "--format", "csv"]
+                if workers != auto:
+                    command += ["--workers", str(workers)]
+                wall, peak, _ = run_child(command)
+                walls[workers].append(wall)
+                rss[workers] = max(rss.get(workers, 0.0), peak)
+        for workers in settings:
+            wall, spr = _cell(walls[workers])
+            label = f"{workers} (default)" if workers == auto else str(workers)
+            rows.append(
+                ["MSD_musicnn tags", fmt, label, f"{wall:.2f}", f"{audio / wall:,.0f}x", spr, f"{rss[workers]:.0f}"]
+            )
+    table(
+        f"musicgenre tags on {tracks} x 30-s files ({source}), start-up included; wall seconds (median of {repeats})",
+        ["model", "input", "workers", "wall (s)", "x real time", "spread", "peak RSS (MiB)"],
+        rows,
+        left=3,
     )
 
 
@@ -434,19 +500,20 @@ def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parts = ["predict", "long", "model", "decode"]
+    parts = ["predict", "tags", "long", "model", "decode"]
     parser.add_argument("--parts", nargs="+", choices=parts, default=parts)
     parser.add_argument("--tracks", type=int, default=200, help="files per format for the predict part (default: 200)")
     parser.add_argument(
         "--models",
         nargs="+",
-        choices=["reference", "reference-all", "improved"],
-        default=["reference", "reference-all", "improved"],
+        choices=["reference", "reference-all", "improved", "pretrained"],
+        default=["reference", "reference-all", "improved", "pretrained"],
         help="models for the predict part (reference-all: the reference model on all windows)",
     )
     parser.add_argument("--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS))
     parser.add_argument("--repeats", type=int, default=15, help="repeats per decode cell (default: 15)")
     parser.add_argument("--model-repeats", type=int, default=10, help="repeats per model cell (default: 10)")
+    parser.add_argument("--predict-repeats", type=int, default=3, help="repeats per predict and tags cell (default: 3)")
     parser.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' io.py")
     parser.add_argument("--wav-hours", type=float, default=1.0)
     parser.add_argument("--flac-hours", type=float, default=3.0)
@@ -461,7 +528,9 @@ def main(argv: list[str] | None = None) -> None:
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="musicgenre-real-path-") as tmp:
         if "predict" in args.parts:
-            prediction_part(args.data_dir, args.tracks, args.models, args.formats)
+            prediction_part(args.data_dir, args.tracks, args.models, args.formats, args.predict_repeats)
+        if "tags" in args.parts:
+            tagging_part(args.data_dir, args.tracks, args.formats, args.predict_repeats)
         if "long" in args.parts:
             checkpoint = prediction_checkpoints(args.data_dir / "checkpoints")["improved"]
             long_part(args.data_dir, args.wav_hours, args.flac_hours, checkpoint)

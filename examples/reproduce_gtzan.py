@@ -61,7 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"override the recipe's epoch bound (synthetic set: {SYNTHETIC_MAX_EPOCHS} unless given)",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    parser.add_argument("--num-workers", type=int, default=0, help="feature-extraction worker processes")
+    parser.add_argument(
+        "--num-workers",
+        type=int,
+        default=None,
+        help="feature-extraction worker processes (default: one per usable core, or 0 for a few files)",
+    )
     parser.add_argument("--clips-per-genre", type=int, default=20, help="synthetic set only")
     parser.add_argument("--duration", type=float, default=6.0, help="synthetic clip length in seconds")
     parser.add_argument(

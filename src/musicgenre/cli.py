@@ -434,7 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument(
-        "--workers", type=_non_negative, default=0, metavar="N", help="feature-extraction processes (default: 0)"
+        "--workers",
+        type=_non_negative,
+        metavar="N",
+        help="feature-extraction processes (default: one per usable core, or 0 for fewer than 4 files per core)",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")

@@ -72,7 +72,7 @@ def load_data(
     *,
     cache: CacheMode = "memory",
     cache_dir: str | os.PathLike[str] | None = None,
-    num_workers: int = 0,
+    num_workers: int | None = None,
     progress: bool | None = None,
 ) -> FeatureSet:
     """Find the clips under *root* and extract the recipe's features once.
@@ -197,7 +197,7 @@ def run_experiment(
     data: FeatureSet | None = None,
     cache: CacheMode = "memory",
     cache_dir: str | os.PathLike[str] | None = None,
-    num_workers: int = 0,
+    num_workers: int | None = None,
     plots: bool = True,
     split: Sequence[Indices] | None = None,
 ) -> ExperimentResult:
@@ -289,7 +289,7 @@ def results_table(
     seeds: Sequence[int] = (0, 1, 2),
     max_epochs: int | None = None,
     device: str = "cpu",
-    num_workers: int = 0,
+    num_workers: int | None = None,
     cv: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every recipe x scheme x seed and write ``results.json`` and ``results.md`` into *out*.

@@ -16,8 +16,8 @@ spectrogram. On a 2-core machine that made two workers faster than none for ever
 (``benchmarks/real_path.py``), where running the model in this process on features
 computed by the workers left it the bottleneck, on one thread.
 
->>> outcomes = [o for batch in map_files(len, ["a.wav", "bb.wav"], num_workers=0) for o in batch]
->>> [(o.path.name, o.value) for o in outcomes]
+>>> batches = map_files(lambda path: len(path.name), ["a.wav", "music/bb.wav"], num_workers=0)
+>>> [(o.path.name, o.value) for batch in batches for o in batch]
 [('a.wav', 5), ('bb.wav', 6)]
 """
 
@@ -35,9 +35,20 @@ from torch.utils.data import DataLoader, Dataset
 
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 
-__all__ = ["FILES_PER_WORKER", "FileOutcome", "default_workers", "map_files", "reissue", "run_job", "usable_cores"]
+__all__ = [
+    "FILES_PER_WORKER",
+    "FileOutcome",
+    "default_workers",
+    "map_files",
+    "map_items",
+    "reissue",
+    "run_job",
+    "usable_cores",
+]
 
 T = TypeVar("T")
+In = TypeVar("In")
+R = TypeVar("R")
 StrPath = str | os.PathLike[str]
 
 
@@ -85,6 +96,9 @@ class FileOutcome(Generic[T]):
         file), or ``None``.
     warnings
         The warnings the job raised for this file, once each, in order.
+    exception
+        The :class:`~musicgenre.errors.AudioDecodeError` itself (its ``reason`` is the
+        text without the file's name), or ``None``.
     """
 
     index: int
@@ -92,6 +106,7 @@ class FileOutcome(Generic[T]):
     value: T | None
     error: str | None = None
     warnings: tuple[Warning, ...] = ()
+    exception: AudioDecodeError | None = None
 
 
 def _unique(caught: Sequence[warnings.WarningMessage]) -> tuple[Warning, ...]:
@@ -112,12 +127,13 @@ def run_job(job: Callable[[Path], T], index: int, path: Path, *, catch: bool = T
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            value, error = job(path), None
+            value, failure = job(path), None
         except AudioDecodeError as exc:
             if not catch:
                 raise
-            value, error = None, str(exc)
-    return FileOutcome(index, path, value, error, _unique(caught))
+            value, failure = None, exc
+    error = None if failure is None else str(failure)
+    return FileOutcome(index, path, value, error, _unique(caught), failure)
 
 
 def reissue(outcome: FileOutcome[T], *, stacklevel: int = 2) -> tuple[str, ...]:
@@ -131,16 +147,26 @@ def reissue(outcome: FileOutcome[T], *, stacklevel: int = 2) -> tuple[str, ...]:
     return tuple(str(message) for message in outcome.warnings)
 
 
-class _Jobs(Dataset[FileOutcome[T]]):
-    def __init__(self, paths: Sequence[Path], job: Callable[[Path], T]) -> None:
-        self.paths = paths
+class _Items(Dataset[R]):
+    def __init__(self, items: Sequence[In], job: Callable[[In], R]) -> None:
+        self.items = items
         self.job = job
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.items)
 
-    def __getitem__(self, index: int) -> FileOutcome[T]:
-        return run_job(self.job, index, self.paths[index])
+    def __getitem__(self, index: int) -> R:
+        return self.job(self.items[index])
+
+
+class _FileJob(Generic[T]):
+    """*job* on ``(index, path)``, its decoding error and warnings captured (:func:`run_job`). Picklable."""
+
+    def __init__(self, job: Callable[[Path], T]) -> None:
+        self.job = job
+
+    def __call__(self, item: tuple[int, Path]) -> FileOutcome[T]:
+        return run_job(self.job, *item)
 
 
 def _one_thread(worker_id: int) -> None:
@@ -148,8 +174,73 @@ def _one_thread(worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
-def _as_list(items: list[FileOutcome[T]]) -> list[FileOutcome[T]]:
+def _as_list(items: list[R]) -> list[R]:
     return items
+
+
+def map_items(
+    job: Callable[[In], R],
+    items: Sequence[In],
+    *,
+    num_workers: int,
+    batch_size: int = 4,
+    progress: bool | None = False,
+    desc: str = "items",
+    unit: str = "item",
+) -> Iterator[list[R]]:
+    """Run *job* on every item; yield the results in batches, in the order of *items*.
+
+    The loop under :func:`map_files`, for jobs on anything picklable (e.g. the indices of
+    a :class:`~musicgenre.data.cache.FeatureSet`'s tracks, which forked workers share
+    with this process). Errors propagate; :func:`map_files` catches decoding errors per file.
+
+    Parameters
+    ----------
+    job
+        Called with each item; with workers it must be picklable (a module-level function
+        or an object whose class is defined at module level), as the ``spawn`` start
+        method (macOS, Windows) sends it to every worker.
+    items
+        The inputs.
+    num_workers
+        Worker processes, each running *job* with one torch thread; 0 runs it here. While
+        workers run, this process uses the cores they leave (at least one thread): more
+        torch threads than cores make torch's thread pool wait on descheduled threads.
+    batch_size
+        Items per batch: a worker runs a batch's items in turn and sends back their results together.
+    progress
+        Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
+    desc, unit
+        The bar's label and unit.
+
+    Raises
+    ------
+    ConfigurationError
+        If *num_workers* is negative or *batch_size* below 1.
+    """
+    from tqdm.auto import tqdm
+
+    if batch_size < 1 or num_workers < 0:
+        raise ConfigurationError(
+            f"files_per_batch (batch_size) must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
+        )
+    loader: DataLoader[R] = DataLoader(
+        _Items(items, job),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=_as_list,
+        worker_init_fn=_one_thread if num_workers else None,
+    )
+    threads = torch.get_num_threads()
+    if num_workers:
+        torch.set_num_threads(max(1, usable_cores() - num_workers))
+    try:
+        with tqdm(total=len(items), desc=desc, unit=unit, disable=None if progress is None else not progress) as bar:
+            for batch in loader:
+                yield batch
+                bar.update(len(batch))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def map_files(
@@ -192,27 +283,13 @@ def map_files(
     ConfigurationError
         If *num_workers* is negative or *files_per_batch* below 1.
     """
-    from tqdm.auto import tqdm
-
-    if files_per_batch < 1 or num_workers < 0:
-        raise ConfigurationError(
-            f"files_per_batch must be >= 1 and num_workers >= 0, got {files_per_batch}, {num_workers}"
-        )
-    files = [Path(p) for p in paths]
-    loader: DataLoader[FileOutcome[T]] = DataLoader(
-        _Jobs(files, job),
-        batch_size=files_per_batch,
+    files = [(index, Path(p)) for index, p in enumerate(paths)]
+    yield from map_items(
+        _FileJob(job),
+        files,
         num_workers=num_workers,
-        collate_fn=_as_list,
-        worker_init_fn=_one_thread if num_workers else None,
+        batch_size=files_per_batch,
+        progress=progress,
+        desc=desc,
+        unit="file",
     )
-    threads = torch.get_num_threads()
-    if num_workers:
-        torch.set_num_threads(max(1, usable_cores() - num_workers))
-    try:
-        with tqdm(total=len(files), desc=desc, unit="file", disable=None if progress is None else not progress) as bar:
-            for batch in loader:
-                yield batch
-                bar.update(len(batch))
-    finally:
-        torch.set_num_threads(threads)

@@ -156,6 +156,7 @@ def embed_tracks(
     cache: CacheMode = "memory",
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
+    num_workers: int | None = None,
 ) -> TrackEmbeddings:
     """Step 1: the backbone features of every window of every track of *data*, computed once.
 
@@ -170,7 +171,7 @@ def embed_tracks(
         The recipe's cached frames (musicnn's log-mel of each whole track).
     recipe
         Its :attr:`~musicgenre.recipes.Recipe.windowing` decides the windows and their weights.
-    batch_size, cache, cache_dir, progress
+    batch_size, cache, cache_dir, progress, num_workers
         See :func:`~musicgenre.data.cache.embed_features`.
     """
     rec = get_recipe(recipe)
@@ -180,7 +181,15 @@ def embed_tracks(
     known = _COMPUTED.setdefault(data, {})
     if key in known:
         return known[key]
-    features = embed_features(data, encoder, batch_size=batch_size, cache=cache, cache_dir=cache_dir, progress=progress)
+    features = embed_features(
+        data,
+        encoder,
+        batch_size=batch_size,
+        cache=cache,
+        cache_dir=cache_dir,
+        progress=progress,
+        num_workers=num_workers,
+    )
     n = encoder.front_end.window_frames
     weights = [window_layout(int(b - a), n, windowing)[1] for a, b in data.spans]
     known[key] = TrackEmbeddings(features, weights, windowing)

@@ -32,6 +32,7 @@ from musicgenre.audio import functional as F
 from musicgenre.audio.windowing import Averaging
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNN
+from musicgenre.models.fast import MaxPool2x2, is_max_pool_2x2
 
 __all__ = ["EmbeddingModel", "WindowScores", "average_tracks", "score_overlapping", "score_windows", "shares_windows"]
 
@@ -187,12 +188,7 @@ def _plain_blocks(model: nn.Module) -> list[nn.Sequential] | None:
             and conv.dilation == (1, 1)
             and conv.padding_mode == "zeros"
             and all(type(layer) in _POINTWISE for layer in middle)
-            and type(pool) is nn.MaxPool2d
-            and pool.kernel_size in (2, (2, 2))
-            and pool.stride in (2, (2, 2))
-            and pool.padding in (0, (0, 0))
-            and pool.dilation in (1, (1, 1))
-            and not pool.ceil_mode
+            and (type(pool) is MaxPool2x2 or is_max_pool_2x2(pool))
         ):
             return None
         blocks.append(block)
@@ -204,10 +200,44 @@ def shares_windows(model: nn.Module) -> bool:
     return _plain_blocks(model) is not None
 
 
-def _gather(maps: torch.Tensor, starts: torch.Tensor, count: int) -> torch.Tensor:
-    """``count`` columns of ``(1, C, H, T)`` from each start: ``(len(starts), C, H, count)``."""
+def _columns(maps: torch.Tensor, starts: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` columns of ``(1, C, H, T)`` from each start: ``(starts, C, H, count)``, a view if evenly spaced."""
+    if len(starts) > 1:
+        step = int(starts[1] - starts[0])
+        if step > 0 and bool((starts[1:] - starts[:-1] == step).all()):
+            first = int(starts[0])
+            span = maps[..., first : first + step * (len(starts) - 1) + count]
+            return span.unfold(-1, count, step)[0].permute(2, 0, 1, 3)
     index = starts[:, None] + torch.arange(count, device=maps.device)[None]
     return maps[0][:, :, index].permute(2, 0, 1, 3)
+
+
+class _Window:
+    """One level's window maps: a left edge column, the inner columns (in the track's map), a right edge column."""
+
+    def __init__(
+        self,
+        track: torch.Tensor,
+        starts: torch.Tensor,
+        width: int,
+        left: torch.Tensor | None,
+        right: torch.Tensor | None,
+    ) -> None:
+        self.track, self.starts, self.width, self.left, self.right = track, starts, width, left, right
+
+    def columns(self, first: int, stop: int) -> torch.Tensor:
+        """Columns ``[first, stop)`` of every window's map, ``(windows, C, H, stop - first)``."""
+        parts: list[torch.Tensor] = []
+        if first == 0 and self.left is not None:
+            parts.append(self.left)
+            first = 1
+        end = stop - 1 if self.right is not None and stop == self.width else stop
+        if end > first:
+            parts.append(_columns(self.track, self.starts + first, end - first))
+        if end < stop:
+            assert self.right is not None
+            parts.append(self.right)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
 def score_overlapping(
@@ -255,41 +285,48 @@ def score_overlapping(
     blocks = _plain_blocks(model)
     if blocks is None or frames.dim() != 3 or len(starts) == 0:
         return None
-    step = 2 ** len(blocks)
-    if bool((starts % step != 0).any()) or bool((starts < 0).any()):
+    if bool((starts % 2 ** len(blocks) != 0).any()) or bool((starts < 0).any()):
         return None
-    # Check that the edges never meet: at every level the left edge (a columns), the inner
-    # part and the right edge (b columns) must be apart, with room for the pieces read.
-    width, a, b = window_frames, 0, 0
-    plan: list[tuple[int, int, int, int]] = []  # per level: (a2, j0, b2, width2)
+    # Each level's window map is its left column (the window's own), the inner columns
+    # (equal to the track's map at start / 2**level + j) and, when the window's right
+    # border reaches it, its last column (the window's own). A block's output column j
+    # reads input columns 2j-1 .. 2j+2, so one edge column in gives one edge column out.
+    widths = [window_frames]
     for _ in blocks:
-        a2, width2 = a // 2 + 1, width // 2
-        j0 = max(1, -(-(width - b - 2) // 2))
-        b2 = max(0, width2 - j0)
-        if width2 < 1 or 2 * a2 + 1 > width - b or (b2 and 2 * j0 - 2 < a) or a2 + b2 > width2:
-            return None
-        plan.append((a2, j0, b2, width2))
-        width, a, b = width2, a2, b2
+        widths.append(widths[-1] // 2)
+    if min(widths) < 3:
+        return None
     assert isinstance(model, GenreCNN)
     starts = starts.to(torch.long)
     total = int(starts[-1]) + window_frames
     x = F.fit_length(frames, total, pad_value=pad_value).unsqueeze(0)  # (1, 1, bands, total)
+    count = len(starts)
     with torch.no_grad():
-        track = model.input_norm(x)
-        left: torch.Tensor | None = None  # (windows, C, H, a): each window's left edge columns
-        right: torch.Tensor | None = None  # (windows, C, H, b): its right edge columns
-        width, a, b = window_frames, 0, 0
-        s = starts
-        for block, (a2, j0, b2, width2) in zip(blocks, plan, strict=True):
-            inner = _gather(track, s + a, 2 * a2 + 1 - a)
-            left_next = block(inner if left is None else torch.cat([left, inner], dim=-1))
-            right_next = None
-            if b2:
-                inner = _gather(track, s + 2 * j0 - 2, width - b - (2 * j0 - 2))
-                right_next = block(inner if right is None else torch.cat([inner, right], dim=-1))[..., 1:]
-            track = block(track)
-            left, right = left_next, right_next
-            s, width, a, b = s // 2, width2, a2, b2
-        assert left is not None
-        parts = [left, _gather(track, s + a, width - a - b)] + ([right] if right is not None else [])
-        return model.forward_head(torch.cat(parts, dim=-1)).float().cpu()
+        inputs = model.input_norm(x).contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout
+        level = _Window(inputs, starts, window_frames, None, None)
+        for block, width, width2 in zip(blocks, widths, widths[1:], strict=False):
+            conv, rest = block[0], block[1:]
+            assert isinstance(conv, nn.Conv2d)
+            # Right edge: output column j0 = width2 - 1 reads conv columns 2 j0, 2 j0 + 1;
+            # it differs from the track's when those read the window's zero padding or its
+            # own right edge column.
+            j0 = width2 - 1
+            reaches = 2 * j0 + 2 >= width - (1 if level.right is not None else 0)
+            zero = level.track.new_zeros(count, conv.in_channels, level.track.shape[2], 1)
+            pieces = [torch.cat([zero, level.columns(0, 3)], dim=-1)]  # conv columns 0, 1 of each window
+            if reaches:
+                tail = level.columns(2 * j0 - 1, min(2 * j0 + 3, width))
+                pad = [zero] * (4 - tail.shape[-1])
+                pieces.append(torch.cat([tail, *pad], dim=-1))  # conv columns 2 j0, 2 j0 + 1
+            edges = rest(_conv_rows_padded(conv, torch.cat(pieces)))
+            # Channels-last for the pooling: a one-channel input leaves the convolution's output
+            # in the default layout, where max-pooling is several times slower on CPU.
+            track = rest(conv(level.track).contiguous(memory_format=torch.channels_last))
+            level = _Window(track, level.starts // 2, width2, edges[:count], edges[count:] if reaches else None)
+        parts = [level.columns(0, level.width)]
+        return model.forward_head(parts[0]).float().cpu()
+
+
+def _conv_rows_padded(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """*conv* without padding along the last axis: every output column reads three input columns."""
+    return torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=(1, 0))
