@@ -60,6 +60,7 @@ from musicgenre import io as mio
 from musicgenre.export import export_onnx, export_torchscript
 from musicgenre.models import GenreCNN, GenreCNNConfig
 from musicgenre.models.fast import optimize_for_inference
+from musicgenre.models.scoring import score_overlapping
 from musicgenre.recipes import IMPROVED
 from musicgenre.synthetic import synthesize_clip
 
@@ -288,7 +289,17 @@ def model_part(folder: Path, repeats: int, threads_list: list[int]) -> None:
 
     base = trained_like(IMPROVED.model_config(10))
     fast = optimize_for_inference(base)
+    unpooled = optimize_for_inference(base, pooling=False)
     x = windows.contiguous()
+    frames = track_frames(wave, front, windowing)
+    starts = torch.arange(len(x)) * windowing.hop(cfg.n_frames)
+
+    def shared() -> torch.Tensor:  # what GenreClassifier runs: overlapping windows share their convolutions
+        with torch.inference_mode():
+            out = score_overlapping(fast, frames, starts, cfg.n_frames, pad_value=front.silence)
+        assert out is not None
+        return out
+
     with torch.inference_mode():
         reference = base(x)
     rows = []
@@ -298,10 +309,12 @@ def model_part(folder: Path, repeats: int, threads_list: list[int]) -> None:
         calls: dict[str, Callable[[], object]] = {
             "eager, no_grad (before)": partial(forward, base, x, inference=False),
             "eager, inference_mode": partial(forward, base, x, inference=True),
+            "optimize_for_inference, MaxPool2d kept": partial(forward, unpooled, x, inference=True),
             "optimize_for_inference + inference_mode": partial(forward, fast, x, inference=True),
+            "optimize_for_inference, windows sharing convolutions (score_overlapping)": shared,
             "TorchScript export (folded, channels-last)": partial(forward, script, x, inference=True),
         }
-        outputs: dict[str, Any] = {name: call() for name, call in calls.items()}
+        outputs: dict[str, Any] = {name: call() for name, call in calls.items()}  # also a warm-up
         try:
             run = onnx_runner(base, folder, threads)
         except ImportError:

@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from musicgenre.audio.windowing import Windowing
 from musicgenre.errors import CheckpointError, ConfigurationError
 from musicgenre.models import GenreCNN
-from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
+from musicgenre.models.checkpoint import PartRecord, load_checkpoint, save_checkpoint
 from musicgenre.training import Callback, EarlyStopping, EpochMetrics, History, ModelCheckpoint, Trainer, TrainerConfig
 
 CLASSES = ("a", "b", "c")
@@ -192,3 +193,18 @@ def test_checkpoint_callbacks_run_last(tmp_path: Path) -> None:
     trainer = Trainer(_config(), callbacks=[checkpoint, crash])
     assert trainer.callbacks[-1] is checkpoint
     assert trainer.callbacks.index(crash) < trainer.callbacks.index(checkpoint)
+
+
+def test_model_checkpoint_files_remember_windows_and_parts(tmp_path: Path) -> None:
+    # Checkpoints written during training must be as evaluable as the experiment's own model.ckpt.
+    parts = {
+        "train": PartRecord(("blues.00000",), ("h0",), ("blues",)),
+        "test": PartRecord(("jazz.00001", "rock.00002"), ("h1", "h2"), ("jazz", "rock")),
+    }
+    windowing = Windowing("all", 64, "logits")
+    callback = ModelCheckpoint(tmp_path, classes=CLASSES, windowing=windowing, parts=parts)
+    Trainer(_config(max_epochs=2), callbacks=[callback]).fit(_model(), _data(0, 32), _data(1, 16))
+    for path in (callback.best_path, callback.last_path):
+        checkpoint = load_checkpoint(path)
+        assert checkpoint.windowing == windowing
+        assert checkpoint.parts == parts

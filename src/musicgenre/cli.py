@@ -540,7 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
         "thread each (default: one per usable core, or 0 for fewer than 4 files per core)",
     )
     p.add_argument(
-        "--batch-size", type=_positive, default=64, metavar="N", help="3-s patches per forward pass (default: 64)"
+        "--batch-size",
+        type=_positive,
+        metavar="N",
+        help="3-s patches per forward pass (default: 4 on the CPU, 64 on an accelerator)",
     )
     p.add_argument("--files-per-batch", type=_positive, default=4, metavar="N", help="files per batch (default: 4)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")

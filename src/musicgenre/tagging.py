@@ -186,8 +186,10 @@ class Tagger:
     patch_frames
         Frames per patch (187 = 3 s, what musicnn was trained on).
     batch_size
-        Patches per forward pass (a 30-s track is 10 patches); patches of several tracks
-        share a pass in :meth:`tag_many`.
+        Patches per forward pass (a 30-s track is 10 patches); ``None``: 4 on the CPU, where
+        small passes keep each layer's output in cache (4 was 12 % faster than 64 for
+        ``musicgenre tags`` on 200 files, 2 cores), 64 on an accelerator, where the patches of
+        several files share a pass in :meth:`tag_many`.
     device
         ``"cpu"``, ``"cuda"``, ``"auto"``...
 
@@ -211,12 +213,15 @@ class Tagger:
         name: str | None = None,
         frontend: MusicnnFrontEnd | None = None,
         patch_frames: int = 187,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         self.labels = tuple(labels)
         if len(self.labels) != model.num_classes:
             raise ConfigurationError(f"{len(self.labels)} tag names for a model with {model.num_classes} outputs")
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        if batch_size is None:
+            batch_size = 4 if self.device.type == "cpu" else 64
         if batch_size < 1 or patch_frames < 1:
             raise ConfigurationError(
                 f"batch_size and patch_frames must be at least 1, got {batch_size}, {patch_frames}"
@@ -229,14 +234,13 @@ class Tagger:
             )
         self.patch_frames = patch_frames
         self.batch_size = batch_size
-        self.device = resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
         self._prepare = _Prepare(self.frontend, patch_frames)
         self._run = _Run(self.model, batch_size, self.device)
 
     @classmethod
     def from_pretrained(
-        cls, name: str = "MSD_musicnn", *, batch_size: int = 64, device: str | torch.device = "cpu"
+        cls, name: str = "MSD_musicnn", *, batch_size: int | None = None, device: str | torch.device = "cpu"
     ) -> Tagger:
         """The tagger of a packaged pretrained model: ``"MSD_musicnn"`` or ``"MTT_musicnn"``.
 

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from musicgenre.audio.transforms import FeatureConfig
+from musicgenre.audio.windowing import Windowing
 from musicgenre.errors import ConfigurationError
-from musicgenre.models.checkpoint import save_checkpoint
+from musicgenre.models.checkpoint import PartRecord, save_checkpoint
 from musicgenre.models.cnn import GenreCNN
 
 if TYPE_CHECKING:
@@ -268,6 +269,12 @@ class ModelCheckpoint(_MonitorCallback):
         Which :class:`EpochMetrics` field decides "best", as for :class:`EarlyStopping`.
     save_last
         Also write ``last.ckpt`` after every epoch.
+    windowing, parts
+        The windows the model is evaluated with and the split's parts (track ids, content
+        hashes, labels), stored in both files as
+        :func:`~musicgenre.models.checkpoint.save_checkpoint` stores them: so that
+        ``musicgenre evaluate`` scores the stored test part and prediction serves the
+        recipe's windows, as for the experiment's own ``model.ckpt``.
 
     Attributes
     ----------
@@ -289,12 +296,16 @@ class ModelCheckpoint(_MonitorCallback):
         mode: Literal["min", "max"] = "min",
         min_delta: float = 0.0,
         save_last: bool = True,
+        windowing: Windowing | None = None,
+        parts: Mapping[str, PartRecord] | None = None,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
         self.dirpath = Path(dirpath)
         self.classes = tuple(classes)
         self.features = features
         self.save_last = save_last
+        self.windowing = windowing
+        self.parts = dict(parts) if parts is not None else None
 
     @property
     def best_path(self) -> Path:
@@ -334,7 +345,13 @@ class ModelCheckpoint(_MonitorCallback):
             return
         if improved:
             save_checkpoint(
-                self.best_path, self._model(model), classes=self.classes, features=self.features, metrics=values
+                self.best_path,
+                self._model(model),
+                classes=self.classes,
+                features=self.features,
+                metrics=values,
+                windowing=self.windowing,
+                parts=self.parts,
             )
         if self.save_last:
             save_checkpoint(
@@ -344,4 +361,6 @@ class ModelCheckpoint(_MonitorCallback):
                 features=self.features,
                 metrics=values,
                 extra={"trainer": trainer.state_dict()},
+                windowing=self.windowing,
+                parts=self.parts,
             )
