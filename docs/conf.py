@@ -116,6 +116,14 @@ nitpick_ignore += [
     ("py:class", "ModuleT"),
     ("py:class", "musicgenre.models.fast.ModuleT"),
     ("py:class", "torch.utils.data.sampler.Sampler"),
+    # musicgenre.parallel's jobs: any input (In), any result (R), any value (T)
+    *(
+        (role, f"{prefix}{name}")
+        for role in ("py:class", "py:obj")
+        for prefix in ("", "musicgenre.parallel.")
+        for name in ("In", "R", "T")
+    ),
+    ("py:mod", "atexit"),
 ]
 # Spelt-out numpy scalar types inside NDArray[...] in attribute annotations.
 nitpick_ignore_regex = [(r"py:class", r"np\.(int64|float32|float64|floating)")]
