@@ -257,21 +257,14 @@ def map_files(
     Parameters
     ----------
     job
-        Called with each path; with workers it must be picklable (a module-level function
-        or an object whose class is defined at module level), as the ``spawn`` start
-        method (macOS, Windows) sends it to every worker.
+        Called with each path (picklable, as for :func:`map_items`). An
+        :class:`~musicgenre.errors.AudioDecodeError` it raises becomes that file's outcome.
     paths
         The files.
-    num_workers
-        Worker processes, each running *job* with one torch thread; 0 runs it here. While
-        workers run, this process uses the cores they leave (at least one thread): more
-        torch threads than cores make torch's thread pool wait on descheduled threads.
+    num_workers, progress, desc
+        As for :func:`map_items`.
     files_per_batch
-        Files per batch: a worker runs a batch's files in turn and sends back their outcomes together.
-    progress
-        Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
-    desc
-        The bar's label.
+        :func:`map_items`' *batch_size*: files a worker runs in turn and sends back together.
 
     Yields
     ------
