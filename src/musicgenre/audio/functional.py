@@ -290,31 +290,8 @@ def mel_spectrogram(
     )  # (batch, freq, frames), complex
     parts = torch.view_as_real(spec.transpose(-1, -2).contiguous()).flatten(-2)  # (batch, frames, 2 freq): re, im
     squares = parts.square() if parts.requires_grad else parts.square_()
-    mel = _band_product(squares, fbanks.repeat_interleave(2, dim=0))  # (batch, frames, n_mels)
+    mel = torch.matmul(squares, fbanks.repeat_interleave(2, dim=0))  # (batch, frames, n_mels)
     return mel.transpose(-1, -2).reshape(*lead, fbanks.shape[-1], -1)
-
-
-def _band_product(x: torch.Tensor, weights: torch.Tensor, groups: int = 8) -> torch.Tensor:
-    """``x @ weights`` for a mel filter bank, each group of neighbouring bands over its own bins only.
-
-    A band is a triangle over a few neighbouring frequency bins, so most of the filter bank
-    is zeros; each of *groups* runs of bands is multiplied over the bins where any of them
-    is non-zero (the same sums; about a quarter of the work for 96 bands).
-    """
-    n_bands = weights.shape[1]
-    if x.requires_grad or n_bands < 2 * groups:
-        return torch.matmul(x, weights)
-    used = weights != 0
-    out = []
-    for bands in torch.arange(n_bands).tensor_split(groups):
-        first, stop = int(bands[0]), int(bands[-1]) + 1
-        rows = used[:, first:stop].any(dim=1).nonzero().squeeze(1)
-        if len(rows) == 0:
-            out.append(x.new_zeros(*x.shape[:-1], stop - first))
-            continue
-        lo, hi = int(rows[0]), int(rows[-1]) + 1
-        out.append(torch.matmul(x[..., lo:hi], weights[lo:hi, first:stop]))
-    return torch.cat(out, dim=-1)
 
 
 def amplitude_to_db(spec: torch.Tensor, top_db: float | None = 80.0, amin: float = 1e-10) -> torch.Tensor:

@@ -279,8 +279,10 @@ def score_overlapping(
     neighbours. So each level is computed once over the whole track (the window's inner
     columns), and for every window only its edge columns (one or two per level, from the
     few columns they depend on); the head then reads each window's map. With 20
-    half-overlapping windows of 129 frames per 30 s this is about half the convolution
-    work of scoring the windows one by one.
+    half-overlapping windows of 129 frames per 30 s the whole-track levels are half the
+    work of scoring the windows one by one and the edge columns add about a sixth (the
+    improved model's forward: 33.5 ms instead of 40.0 on one thread,
+    ``benchmarks/real_path.py --parts model``).
     """
     blocks = _plain_blocks(model)
     if blocks is None or frames.dim() != 3 or len(starts) == 0:
@@ -323,8 +325,7 @@ def score_overlapping(
             # in the default layout, where max-pooling is several times slower on CPU.
             track = rest(conv(level.track).contiguous(memory_format=torch.channels_last))
             level = _Window(track, level.starts // 2, width2, edges[:count], edges[count:] if reaches else None)
-        parts = [level.columns(0, level.width)]
-        return model.forward_head(parts[0]).float().cpu()
+        return model.forward_head(level.columns(0, level.width)).float().cpu()
 
 
 def _conv_rows_padded(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
