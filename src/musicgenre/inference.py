@@ -234,18 +234,7 @@ class _LogMelStream:
         self.n_fft, self.hop = cfg.n_fft, cfg.hop_length
 
     def _frames(self, padded: torch.Tensor) -> torch.Tensor:
-        cfg = self.front_end.config
-        mel = F.mel_spectrogram(
-            padded,
-            cfg.sample_rate,
-            n_fft=self.n_fft,
-            hop_length=self.hop,
-            n_mels=cfg.n_mels,
-            window=self.front_end.window,
-            fbanks=self.front_end.fbanks,
-            center=False,
-        )
-        return F.amplitude_to_db(mel.unsqueeze(0), None)
+        return self.front_end.frames(padded, center=False)
 
     def __call__(self, blocks: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         """Frames ``(1, n_mels, k)`` of the blocks' concatenation, in order, as they complete."""

@@ -225,8 +225,13 @@ class LogMelFrontEnd:
         """The power floor ``1e-10`` in dB, -100 (the ``top_db`` floor of each window applies on top)."""
         return 10.0 * math.log10(1e-10)
 
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Whole-track mel spectrogram in dB, no floor: ``(time,)`` or ``(1, time)`` -> ``(1, n_mels, frames)``."""
+    def frames(self, waveform: torch.Tensor, *, center: bool = True) -> torch.Tensor:
+        """Whole-track mel spectrogram in dB, no floor: ``(time,)`` or ``(1, time)`` -> ``(1, n_mels, frames)``.
+
+        ``center=False``: frames start at sample 0 and only whole ones are kept (for a block
+        of a longer track whose context is already in place, see
+        :func:`~musicgenre.audio.functional.mel_spectrogram`).
+        """
         wave = waveform.reshape(1, -1)
         cfg = self.config
         with torch.no_grad():
@@ -238,6 +243,7 @@ class LogMelFrontEnd:
                 n_mels=cfg.n_mels,
                 window=self.window.to(wave.device, wave.dtype),
                 fbanks=self.fbanks.to(wave.device, wave.dtype),
+                center=center,
             )
             return F.amplitude_to_db(power, None)
 
