@@ -14,6 +14,7 @@ import torch
 import torchaudio.functional as AF
 from torch import nn
 
+from musicgenre.audio import functional as F
 from musicgenre.errors import ConfigurationError
 
 __all__ = ["MUSICNN_PATCH_FRAMES", "MusicnnFrontEnd", "ShortPolicy", "musicnn_patches"]
@@ -93,17 +94,15 @@ class MusicnnFrontEnd(nn.Module):
             raise ConfigurationError(f"expected a waveform (..., time) with samples, got {tuple(waveform.shape)}")
         lead = waveform.shape[:-1]
         flat = waveform.reshape(-1, waveform.shape[-1]).float()
-        spec = torch.stft(
+        mel = F.mel_spectrogram(
             flat,
-            self.n_fft,
-            self.hop_length,
+            self.sample_rate,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
             window=self.window,
-            center=True,
+            fbanks=self.fbanks,
             pad_mode=self.pad_mode,
-            return_complex=True,
-        )  # (B, freqs, frames)
-        power = spec.real.square() + spec.imag.square()
-        mel = torch.matmul(power.transpose(1, 2), self.fbanks)  # (B, frames, n_mels)
+        ).transpose(1, 2)  # (B, frames, n_mels)
         if self.float16:
             mel = mel.clamp(max=_FLOAT16_MAX).to(torch.float16).float()
         out = torch.log10(10000.0 * mel + 1.0)

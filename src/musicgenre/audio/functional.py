@@ -8,6 +8,7 @@ takes a :class:`torch.Generator`, so a seeded generator gives the same output ev
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import soxr
@@ -215,6 +216,11 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
     return fbanks
 
 
+#: Values in one pass of the CPU's framed STFT (about 1 MiB of float32 frames): one pass's
+#: windowed frames stay in cache from the window product through the FFT to the mel product.
+_PASS_VALUES = 1 << 18
+
+
 def mel_spectrogram(
     waveform: torch.Tensor,
     sample_rate: int,
@@ -225,6 +231,7 @@ def mel_spectrogram(
     window: torch.Tensor | None = None,
     fbanks: torch.Tensor | None = None,
     center: bool = True,
+    pad_mode: Literal["reflect", "constant"] | None = None,
 ) -> torch.Tensor:
     """Power mel spectrogram, equal to ``torchaudio.transforms.MelSpectrogram`` within float rounding.
 
@@ -237,11 +244,16 @@ def mel_spectrogram(
     n_fft, hop_length, n_mels
         FFT size (also the Hann window length), hop between frames, mel bands.
     window, fbanks
-        Precomputed Hann window and filter bank (the modules keep them as buffers).
+        Precomputed window ``(n_fft,)`` (default: Hann) and filter bank ``(n_fft // 2 + 1,
+        n_mels)`` (default: :func:`mel_filterbank`); the modules keep them as buffers.
     center
-        Centre the frames (reflecting the signal at its ends); ``False``: frame *t*
-        starts at sample ``t * hop_length`` and only whole frames are kept (for a signal
-        whose context is already in place, e.g. a block of a longer track).
+        Centre the frames (pad the signal by ``n_fft // 2`` at each end); ``False``: frame
+        *t* starts at sample ``t * hop_length`` and only whole frames are kept (for a
+        signal whose context is already in place, e.g. a block of a longer track).
+    pad_mode
+        How centred frames see beyond the ends: ``"reflect"`` (torchaudio's default) or
+        ``"constant"`` (zeros, librosa's). ``None``: reflect, or zeros for a signal too
+        short to reflect (at most ``n_fft // 2`` samples).
 
     Returns
     -------
@@ -252,21 +264,21 @@ def mel_spectrogram(
     Raises
     ------
     ConfigurationError
-        If *waveform* has no samples.
+        If *waveform* has no samples, is too short for one frame with ``center=False``,
+        or is too short to reflect with ``pad_mode="reflect"``.
 
     Notes
     -----
-    Frames are centred by reflecting the signal at its ends, as torchaudio does. Reflection
-    needs more than ``n_fft // 2`` samples, so a shorter waveform (a few milliseconds) is
-    padded with zeros (silence) instead; its shape follows the same rule.
+    The frames are the STFT's (``torch.stft`` with ``onesided=True``, no normalisation),
+    but on the CPU they are transformed about a megabyte at a time, each pass windowed,
+    transformed, squared and multiplied by the filter bank while it is still in cache:
+    on a 30-s track this takes about half the time of ``torch.stft`` followed by the mel
+    product. The power is summed from the squared real and imaginary parts (``abs()`` of a
+    complex tensor costs more than the FFT on a CPU). The values differ from
+    torchaudio's by float rounding (about 1e-6 relative).
 
     The power of float32 samples overflows above about 1e16 in magnitude (some 320 dB
     above full scale), so keep audio in a sensible range (decoded files are in [-1, 1]).
-
-    The power is not taken as ``abs(stft) ** 2``, which on a CPU costs more than the FFT
-    itself: the real and imaginary parts are squared in place and summed by the mel
-    product itself, with each filter-bank row repeated for the two parts. The values
-    differ from torchaudio's by float rounding (a few 1e-7 relative).
     """
     length = waveform.shape[-1]
     if length == 0:
@@ -276,22 +288,50 @@ def mel_spectrogram(
     if fbanks is None:
         fbanks = mel_filterbank(sample_rate, n_fft, n_mels).to(waveform.device, waveform.dtype)
     lead = waveform.shape[:-1]
-    spec = torch.stft(
-        waveform.reshape(-1, length),
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=n_fft,
-        window=window,
-        center=center,
-        pad_mode="reflect" if length > n_fft // 2 else "constant",
-        normalized=False,
-        onesided=True,
-        return_complex=True,
-    )  # (batch, freq, frames), complex
-    parts = torch.view_as_real(spec.transpose(-1, -2).contiguous()).flatten(-2)  # (batch, frames, 2 freq): re, im
-    squares = parts.square() if parts.requires_grad else parts.square_()
-    mel = torch.matmul(squares, fbanks.repeat_interleave(2, dim=0))  # (batch, frames, n_mels)
+    flat = waveform.reshape(-1, length)
+    if center:
+        flat = _pad_ends(flat, n_fft // 2, pad_mode or ("reflect" if length > n_fft // 2 else "constant"))
+    elif length < n_fft:
+        raise ConfigurationError(f"{length} samples are fewer than one frame of n_fft={n_fft} (center=False)")
+    mel = _framed_mel(flat.unfold(-1, n_fft, hop_length), window, fbanks)  # (batch, frames, n_mels)
     return mel.transpose(-1, -2).reshape(*lead, fbanks.shape[-1], -1)
+
+
+def _pad_ends(flat: torch.Tensor, half: int, mode: str) -> torch.Tensor:
+    """``(batch, time)`` padded by *half* samples at each end: reflected or zeros."""
+    if mode == "constant":
+        return torch.nn.functional.pad(flat, (half, half))
+    if mode != "reflect":
+        raise ConfigurationError(f"pad_mode must be 'reflect' or 'constant', got {mode!r}")
+    if flat.shape[-1] <= half:
+        raise ConfigurationError(f"{flat.shape[-1]} samples are too few to reflect {half} at each end")
+    # torch.nn.functional.pad's reflection of a long signal is a slow kernel; a concatenation is not.
+    return torch.cat([flat[:, 1 : half + 1].flip(-1), flat, flat[:, -half - 1 : -1].flip(-1)], dim=-1)
+
+
+def _framed_mel(frames: torch.Tensor, window: torch.Tensor, fbanks: torch.Tensor) -> torch.Tensor:
+    """Mel power of framed samples ``(batch, frames, n_fft)`` (a view) -> ``(batch, frames, n_mels)``."""
+    if frames.device.type != "cpu" or (
+        torch.is_grad_enabled() and (frames.requires_grad or window.requires_grad or fbanks.requires_grad)
+    ):
+        return torch.matmul(_power(torch.fft.rfft(frames * window)), fbanks)
+    batch, count, n_fft = frames.shape
+    step = min(count, max(1, _PASS_VALUES // n_fft))
+    out = frames.new_empty(batch, count, fbanks.shape[-1])
+    buffer = frames.new_empty(step, n_fft)
+    for b in range(batch):
+        for first in range(0, count, step):
+            stop = min(count, first + step)
+            windowed = torch.mul(frames[b, first:stop], window, out=buffer[: stop - first])
+            torch.matmul(_power(torch.fft.rfft(windowed)), fbanks, out=out[b, first:stop])
+    return out
+
+
+def _power(spec: torch.Tensor) -> torch.Tensor:
+    """``|spec| ** 2`` of a complex tensor, from its squared parts (in place unless it needs gradients)."""
+    parts = torch.view_as_real(spec)
+    squares = parts.square() if parts.requires_grad else parts.square_()
+    return squares[..., 0] + squares[..., 1]
 
 
 def amplitude_to_db(spec: torch.Tensor, top_db: float | None = 80.0, amin: float = 1e-10) -> torch.Tensor:
