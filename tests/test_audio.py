@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -100,6 +101,39 @@ def test_log_mel_equals_torchaudio_mel_then_amplitude_to_db(rng: np.random.Gener
         torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=1024, n_mels=64)(wave)
     )
     torch.testing.assert_close(LogMelSpectrogram(sample_rate)(wave), reference, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("n_fft", "hop", "n_mels", "pad_mode"), [(2048, 512, 96, "reflect"), (512, 256, 32, "constant")]
+)
+def test_mel_power_of_long_batched_signals_equals_torchaudios(
+    rng: np.random.Generator, n_fft: int, hop: int, n_mels: int, pad_mode: Literal["reflect", "constant"]
+) -> None:
+    # 20 s at 22.05 kHz: several of the CPU's framed passes per signal, and two signals of
+    # very different loudness in one batch; the autograd path (whole, not framed) agrees too.
+    wave = torch.from_numpy(rng.uniform(-0.5, 0.5, size=(2, 20 * SR)).astype(np.float32))
+    wave[1] *= 1e-3
+    reference = torchaudio.transforms.MelSpectrogram(SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels, pad_mode=pad_mode)(
+        wave
+    )
+    power = F.mel_spectrogram(wave, SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels, pad_mode=pad_mode)
+    assert power.shape == reference.shape == (2, n_mels, 1 + 20 * SR // hop)
+    torch.testing.assert_close(power, reference, rtol=1e-5, atol=1e-12)
+    traced = wave.clone().requires_grad_(True)
+    with_grad = F.mel_spectrogram(traced, SR, n_fft=n_fft, hop_length=hop, n_mels=n_mels, pad_mode=pad_mode)
+    torch.testing.assert_close(with_grad.detach(), power, rtol=1e-6, atol=0.0)
+
+
+def test_mel_power_without_centring_keeps_whole_frames_only() -> None:
+    wave = torch.linspace(-0.5, 0.5, 5000)[None]
+    frames = F.mel_spectrogram(wave, SR, center=False)
+    assert frames.shape == (1, 64, 1 + (5000 - 1024) // 512)
+    centred = F.mel_spectrogram(torch.nn.functional.pad(wave, (512, 512)), SR, center=False)
+    torch.testing.assert_close(centred, F.mel_spectrogram(wave, SR, pad_mode="constant"), rtol=1e-5, atol=1e-12)
+    with pytest.raises(ConfigurationError, match="fewer than one frame"):
+        F.mel_spectrogram(wave[:, :1000], SR, center=False)
+    with pytest.raises(ConfigurationError, match="too few to reflect"):
+        F.mel_spectrogram(wave[:, :400], SR, pad_mode="reflect")
 
 
 def test_batched_log_mel_equals_per_item_calls(rng: np.random.Generator) -> None:
