@@ -362,3 +362,16 @@ def test_audio_util_delegates_to_the_functional_api(tmp_path: Path, rng: np.rand
 
     augmented = AudioUtil.spectro_augment(spec, 0.1, 1, 1, generator=torch.Generator().manual_seed(9))
     assert torch.equal(augmented, F.spec_augment(spec, generator=torch.Generator().manual_seed(9)))
+
+
+@pytest.mark.parametrize(
+    ("sample_rate", "n_fft", "n_mels"), [(22050, 1024, 64), (22050, 2048, 96), (16000, 512, 96), (11025, 1024, 40)]
+)
+def test_mel_filterbanks_equal_torchaudios(sample_rate: int, n_fft: int, n_mels: int) -> None:
+    # Built here so that prediction needs no torchaudio; the same arithmetic, the same bits.
+    htk = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, float(sample_rate // 2), n_mels, sample_rate)
+    slaney = torchaudio.functional.melscale_fbanks(
+        n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate, norm="slaney", mel_scale="slaney"
+    )
+    assert torch.equal(F.mel_filterbank(sample_rate, n_fft, n_mels), htk)
+    assert torch.equal(F.mel_filterbank(sample_rate, n_fft, n_mels, scale="slaney"), slaney)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +379,24 @@ def test_to_dict_is_json_ready(classifier: GenreClassifier) -> None:
     assert [row["genre"] for row in data["top_k"]] == [g for g, _ in prediction.top_k]
     assert len(data["timeline"]) == 2
     assert FailedPrediction(Path("x.wav"), "x.wav: bad").to_dict() == {"path": "x.wav", "error": "x.wav: bad"}
+
+
+def test_prediction_needs_no_torchaudio(tmp_path: Path) -> None:
+    # torchaudio 2.11 does not load with a CPU-only torch build (whose import needs 220 MiB of
+    # memory against 506 for the CUDA build): decoding, features, models and the predict
+    # command must work without it.
+    checkpoint = save_checkpoint(tmp_path / "model.ckpt", _model(), classes=GENRES, features=FEATURES)
+    clip = tmp_path / "song.flac"
+    sf.write(clip, np.random.default_rng(0).uniform(-0.5, 0.5, size=(3 * 44100, 2)), 44100)
+    code = (
+        "import sys\n"
+        "sys.modules['torchaudio'] = None  # any import of it fails\n"
+        "from musicgenre.cli import main\n"
+        f"status = main(['predict', '-c', {str(checkpoint)!r}, '--format', 'json', '--workers', '0', {str(clip)!r}])\n"
+        "sys.exit(status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)["results"]
+    assert row["path"].endswith("song.flac")
+    assert row["genre"] in GENRES

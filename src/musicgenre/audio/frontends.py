@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torchaudio.functional as AF
 from torch import nn
 
 from musicgenre.audio import functional as F
@@ -83,10 +82,7 @@ class MusicnnFrontEnd(nn.Module):
         self.pad_mode = pad_mode
         self.float16 = float16
         self.register_buffer("window", torch.hann_window(n_fft, periodic=True, dtype=torch.float64).float())
-        fb = AF.melscale_fbanks(
-            n_fft // 2 + 1, 0.0, sample_rate / 2, n_mels, sample_rate, norm="slaney", mel_scale="slaney"
-        )
-        self.register_buffer("fbanks", fb.float())  # (freqs, n_mels)
+        self.register_buffer("fbanks", F.mel_filterbank(sample_rate, n_fft, n_mels, scale="slaney"))  # (freqs, n_mels)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Log-mel features, ``(..., time)`` -> ``(..., 1 + time // hop_length, n_mels)``."""

@@ -8,12 +8,12 @@ takes a :class:`torch.Generator`, so a seeded generator gives the same output ev
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import numpy as np
 import soxr
 import torch
-import torchaudio.functional as taF
 
 from musicgenre.errors import ConfigurationError
 
@@ -137,6 +137,8 @@ def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Ten
         return waveform
     if _sinc_taps(orig_freq, new_freq) > _MAX_SINC_TAPS and waveform.numel() > 0:
         return _soxr_resample(waveform, orig_freq, new_freq)
+    import torchaudio.functional as taF  # here only: nothing else in musicgenre needs torchaudio
+
     out: torch.Tensor = taF.resample(waveform, orig_freq, new_freq)
     return out
 
@@ -196,24 +198,88 @@ def pad_trunc(
     return torch.nn.functional.pad(waveform, (begin, spare - begin))
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
-    """HTK mel filter bank as torchaudio's ``MelSpectrogram`` builds it.
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, *, scale: Literal["htk", "slaney"] = "htk"
+) -> torch.Tensor:
+    """Triangular mel filter bank from 0 Hz to half the sample rate.
+
+    Parameters
+    ----------
+    sample_rate, n_fft, n_mels
+        Rate of the audio, FFT size (``n_fft // 2 + 1`` frequency bins) and bands.
+    scale
+        ``"htk"``: the HTK mel scale with filters peaking at 1, as torchaudio's
+        ``MelSpectrogram`` builds them (``melscale_fbanks(..., norm=None,
+        mel_scale="htk")``, up to ``sample_rate // 2``). ``"slaney"``: Slaney's scale
+        with filters of equal area, librosa's default (``norm="slaney",
+        mel_scale="slaney"``, up to ``sample_rate / 2``).
 
     Returns
     -------
     torch.Tensor
-        Shape ``(n_fft // 2 + 1, n_mels)``, covering 0 Hz to ``sample_rate / 2``.
+        Shape ``(n_fft // 2 + 1, n_mels)``, float32: the same values as torchaudio's
+        ``melscale_fbanks`` with those settings, computed by the same arithmetic here so
+        that features (and so prediction) do not need torchaudio.
+
+    Warns
+    -----
+    UserWarning
+        If a band falls between two frequency bins and so is all zeros (too many bands
+        for *n_fft*), with torchaudio's wording.
+
+    Examples
+    --------
+    >>> fb = mel_filterbank(22050, 1024, 64)
+    >>> tuple(fb.shape), bool((fb >= 0).all()), round(float(fb.max()), 3)
+    ((513, 64), True, 1.0)
     """
-    fbanks: torch.Tensor = taF.melscale_fbanks(
-        n_freqs=n_fft // 2 + 1,
-        f_min=0.0,
-        f_max=float(sample_rate // 2),
-        n_mels=n_mels,
-        sample_rate=sample_rate,
-        norm=None,
-        mel_scale="htk",
-    )
+    if scale not in ("htk", "slaney"):
+        raise ConfigurationError(f"scale must be 'htk' or 'slaney', got {scale!r}")
+    n_freqs = n_fft // 2 + 1
+    bins = torch.linspace(0, sample_rate // 2, n_freqs)
+    top = float(sample_rate // 2) if scale == "htk" else sample_rate / 2
+    edges = _mel_to_hz(torch.linspace(_hz_to_mel(0.0, scale), _hz_to_mel(top, scale), n_mels + 2), scale)
+    widths = edges[1:] - edges[:-1]
+    slopes = edges.unsqueeze(0) - bins.unsqueeze(1)  # (n_freqs, n_mels + 2)
+    rising = (-1.0 * slopes[:, :-2]) / widths[:-1]
+    falling = slopes[:, 2:] / widths[1:]
+    fbanks = torch.max(torch.zeros(1), torch.min(rising, falling))
+    if scale == "slaney":
+        fbanks *= (2.0 / (edges[2 : n_mels + 2] - edges[:n_mels])).unsqueeze(0)
+    if (fbanks.max(dim=0).values == 0.0).any():
+        warnings.warn(
+            "At least one mel filterbank has all zero values. "
+            f"The value for `n_mels` ({n_mels}) may be set too high. "
+            f"Or, the value for `n_freqs` ({n_freqs}) may be set too low.",
+            UserWarning,
+            stacklevel=2,
+        )
     return fbanks
+
+
+#: Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above.
+_SLANEY_HZ_PER_MEL = 200.0 / 3
+_SLANEY_LOG_HZ = 1000.0
+_SLANEY_LOG_STEP = math.log(6.4) / 27.0
+
+
+def _hz_to_mel(freq: float, scale: str) -> float:
+    if scale == "htk":
+        return 2595.0 * math.log10(1.0 + (freq / 700.0))
+    mels = freq / _SLANEY_HZ_PER_MEL
+    if freq >= _SLANEY_LOG_HZ:
+        mels = _SLANEY_LOG_HZ / _SLANEY_HZ_PER_MEL + math.log(freq / _SLANEY_LOG_HZ) / _SLANEY_LOG_STEP
+    return mels
+
+
+def _mel_to_hz(mels: torch.Tensor, scale: str) -> torch.Tensor:
+    if scale == "htk":
+        return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
+    freqs = _SLANEY_HZ_PER_MEL * mels
+    log_mel = _SLANEY_LOG_HZ / _SLANEY_HZ_PER_MEL
+    above = mels >= log_mel
+    freqs[above] = _SLANEY_LOG_HZ * torch.exp(_SLANEY_LOG_STEP * (mels[above] - log_mel))
+    return freqs
 
 
 #: Values in one pass of the CPU's framed STFT (512 KiB of float32 frames, a core's L2 cache on many CPUs): one pass's

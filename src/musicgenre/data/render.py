@@ -82,18 +82,7 @@ def magma_colours() -> NDArray[np.uint8]:
 @functools.lru_cache(maxsize=8)
 def _slaney_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
     """The mel filter bank librosa uses by default (Slaney scale and area norm), ``(n_fft // 2 + 1, n_mels)``."""
-    import torchaudio.functional as taF
-
-    fbanks: torch.Tensor = taF.melscale_fbanks(
-        n_freqs=n_fft // 2 + 1,
-        f_min=0.0,
-        f_max=sample_rate / 2,
-        n_mels=n_mels,
-        sample_rate=sample_rate,
-        norm="slaney",
-        mel_scale="slaney",
-    )
-    return fbanks
+    return F.mel_filterbank(sample_rate, n_fft, n_mels, scale="slaney")
 
 
 def render_spectrogram_image(
@@ -157,11 +146,15 @@ def render_spectrogram_image(
     if wave.numel() <= n_fft // 2:  # reflect padding needs more samples than half a window
         wave = torch.nn.functional.pad(wave, (0, n_fft // 2 + 1 - wave.numel()))
     # librosa's melspectrogram (centred frames, reflect padding as in the librosa of 2020),
-    # with |X|^2 taken from the real and imaginary parts: no square root to undo.
-    stft = torch.stft(
-        wave, n_fft, hop_length, window=torch.hann_window(n_fft), center=True, pad_mode="reflect", return_complex=True
-    )
-    power = _slaney_filterbank(sample_rate, n_fft, n_mels).T @ torch.view_as_real(stft).square().sum(-1)
+    # with |X|^2 (no square root to undo).
+    power = F.mel_spectrogram(
+        wave,
+        sample_rate,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        fbanks=_slaney_filterbank(sample_rate, n_fft, n_mels),
+        pad_mode="reflect",
+    )  # (n_mels, frames)
     db = 10.0 * torch.log10(power.clamp(min=1e-10))
     db = (db - db.max()).clamp(min=-db_range)
     low = float(db.min())
