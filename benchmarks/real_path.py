@@ -2,7 +2,7 @@
 
     python benchmarks/real_path.py                         # every part (about 15 minutes on 2 cores)
     python benchmarks/real_path.py --parts predict --tracks 50 --models improved
-    python benchmarks/real_path.py --parts long --wav-hours 1 --flac-hours 3
+    python benchmarks/real_path.py --parts long --wav-hours 1 --flac-hours 3 --cpu-python cpu-venv/bin/python
 
 Prints one Markdown table per part, every row measured in this run. Where variants are
 compared on one input they take turns (A B A B ...) so that a busy machine slows them
@@ -21,7 +21,9 @@ range over the median, a measure of how noisy the machine was.
   (:func:`musicgenre.io.iter_audio_blocks`), and ``musicgenre predict --timeline`` with
   the improved model: time, peak RSS and its growth over the import of the prediction
   modules, each in a fresh process (peak RSS from ``getrusage(RUSAGE_CHILDREN)`` of a
-  wrapper process that does nothing else).
+  wrapper process that does nothing else); with ``--cpu-python``, the prediction rows
+  again with that interpreter's CPU-only torch (its import needs less than half the memory
+  of a CUDA build's).
 - ``model``: on the windows of a 30-s track for the improved model, the features (one
   STFT per overlapping window, as in 0.1.0, against the whole-track log-mel cut into
   windows) and the forward pass (eager, ``inference_mode``,
@@ -180,16 +182,30 @@ def measure_child(mode: str, path: Path) -> tuple[float, int, float]:
     return float(seconds), int(frames), int(rss_kb) / 1024
 
 
-def long_part(folder: Path, wav_hours: float, flac_hours: float, checkpoint: Path | None) -> None:
+def torch_build(python: str) -> str:
+    """The torch version of interpreter *python* (e.g. ``2.14.1+cu130``)."""
+    return subprocess.run(
+        [python, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def long_part(
+    folder: Path, wav_hours: float, flac_hours: float, checkpoint: Path | None, cpu_python: str | None = None
+) -> None:
     files = {
         f"{wav_hours:g}-h WAV": long_file(folder / f"long-{wav_hours:g}h.wav", wav_hours, "PCM_16"),
         f"{flac_hours:g}-h FLAC": long_file(folder / f"long-{flac_hours:g}h.flac", flac_hours, "PCM_16"),
     }
+    # The prediction rows run with this interpreter's torch and, with --cpu-python, with a
+    # CPU-only torch build too (its import needs less than half the memory).
+    pythons = [sys.executable] + ([cpu_python] if cpu_python else [])
+    builds = {python: torch_build(python) for python in pythons}
     _, _, floor = measure_child("import", next(iter(files.values())))
-    _, predict_floor, _ = run_child([sys.executable, "-c", "import musicgenre.cli, musicgenre.inference"])
-    rows = [
-        ["(import torch + musicgenre.io only)", "", "", "", f"{floor:.0f}", ""],
-        ["(import musicgenre.cli + musicgenre.inference)", "", "", "", f"{predict_floor:.0f}", ""],
+    floors = {python: run_child([python, "-c", "import musicgenre.cli, musicgenre.inference"])[1] for python in pythons}
+    rows = [["(import torch + musicgenre.io only)", "", "", "", f"{floor:.0f}", ""]]
+    rows += [
+        [f"(import musicgenre.cli + musicgenre.inference, torch {builds[python]})", "", "", "", f"{rss:.0f}", ""]
+        for python, rss in floors.items()
     ]
     for name, path in files.items():
         hours = sf.info(str(path)).duration / 3600
@@ -199,12 +215,14 @@ def long_part(folder: Path, wav_hours: float, flac_hours: float, checkpoint: Pat
             label = "iter_audio_blocks (30 s)" if mode == "blocks" else "load_audio"
             rows.append([name, label, f"{seconds:.1f}", f"{hours * 3600 / seconds:.0f}x", f"{rss:.0f}", ""])
         assert results["blocks"][1] == results["whole"][1]
-        if checkpoint is not None:
-            command = [sys.executable, "-m", "musicgenre", "predict", "-c", str(checkpoint), str(path)]
+        if checkpoint is None:
+            continue
+        for python in pythons:
+            command = [python, "-m", "musicgenre", "predict", "-c", str(checkpoint), str(path)]
             wall, rss, _ = run_child([*command, "--format", "json", "--timeline"])
             rows.append(
-                [name, "CLI predict --timeline, improved model", f"{wall:.1f}", f"{hours * 3600 / wall:.0f}x",
-                 f"{rss:.0f}", f"+{rss - predict_floor:.0f}"]
+                [name, f"CLI predict --timeline, improved model, torch {builds[python]}", f"{wall:.1f}",
+                 f"{hours * 3600 / wall:.0f}x", f"{rss:.0f}", f"+{rss - floors[python]:.0f}"]
             )  # fmt: skip
     table(
         "Long 44.1 kHz stereo files to 22.05 kHz mono, one fresh process each (RSS in MiB; growth over the "
@@ -530,6 +548,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' io.py")
     parser.add_argument("--wav-hours", type=float, default=1.0)
     parser.add_argument("--flac-hours", type=float, default=3.0)
+    parser.add_argument(
+        "--cpu-python",
+        help="an interpreter with a CPU-only torch and musicgenre (e.g. a venv's bin/python): the long part's "
+        "prediction rows run with it too",
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "musicgenre-real-path")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads (default: 1 2)")
     return parser.parse_args(argv)
@@ -546,7 +569,7 @@ def main(argv: list[str] | None = None) -> None:
             tagging_part(args.data_dir, args.tracks, args.formats, args.predict_repeats)
         if "long" in args.parts:
             checkpoint = prediction_checkpoints(args.data_dir / "checkpoints")["improved"]
-            long_part(args.data_dir, args.wav_hours, args.flac_hours, checkpoint)
+            long_part(args.data_dir, args.wav_hours, args.flac_hours, checkpoint, args.cpu_python)
         if "model" in args.parts:
             model_part(Path(tmp), args.model_repeats, args.threads)
             torch.set_num_threads(threads)
