@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -24,7 +25,7 @@ from musicgenre.audio import (
     ToMono,
 )
 from musicgenre.audio import functional as F
-from musicgenre.errors import ConfigurationError
+from musicgenre.errors import ConfigurationError, MissingDependencyError
 from musicgenre.io import load_audio
 
 SR = 22050
@@ -375,3 +376,13 @@ def test_mel_filterbanks_equal_torchaudios(sample_rate: int, n_fft: int, n_mels:
     )
     assert torch.equal(F.mel_filterbank(sample_rate, n_fft, n_mels), htk)
     assert torch.equal(F.mel_filterbank(sample_rate, n_fft, n_mels, scale="slaney"), slaney)
+
+
+def test_sinc_resampling_without_a_loadable_torchaudio_is_a_missing_dependency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A CPU-only torch cannot load torchaudio 2.11: only this resampler needs it, and says so.
+    monkeypatch.setitem(sys.modules, "torchaudio.functional", None)
+    with pytest.raises(MissingDependencyError, match="torchaudio"):
+        F.resample(torch.zeros(1, 4410), 44100, 22050)
+    assert F.resample(torch.ones(1, 10), 22050, 22050).shape == (1, 10)  # nothing to resample: no torchaudio

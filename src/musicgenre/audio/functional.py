@@ -15,7 +15,7 @@ import numpy as np
 import soxr
 import torch
 
-from musicgenre.errors import ConfigurationError
+from musicgenre.errors import ConfigurationError, MissingDependencyError
 
 __all__ = [
     "amplitude_to_db",
@@ -130,6 +130,9 @@ def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Ten
     ------
     ConfigurationError
         If a rate is not positive.
+    MissingDependencyError
+        If torchaudio cannot be loaded (e.g. a torchaudio built for another torch, as with
+        a CPU-only torch build) and the sinc filter is needed.
     """
     if orig_freq <= 0 or new_freq <= 0:
         raise ConfigurationError(f"sample rates must be positive, got {orig_freq} -> {new_freq}")
@@ -137,8 +140,14 @@ def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Ten
         return waveform
     if _sinc_taps(orig_freq, new_freq) > _MAX_SINC_TAPS and waveform.numel() > 0:
         return _soxr_resample(waveform, orig_freq, new_freq)
-    import torchaudio.functional as taF  # here only: nothing else in musicgenre needs torchaudio
-
+    try:  # imported here only: nothing else in musicgenre needs torchaudio
+        import torchaudio.functional as taF
+    except (ImportError, OSError) as exc:  # OSError: a torchaudio built for another torch
+        raise MissingDependencyError(
+            f"resample() needs torchaudio's windowed-sinc filter, and torchaudio cannot be loaded ({exc}). "
+            "Install the torchaudio that matches your torch (pip install torchaudio), or resample with "
+            "soxr as musicgenre.io.load_audio(path, sample_rate=...) does."
+        ) from exc
     out: torch.Tensor = taF.resample(waveform, orig_freq, new_freq)
     return out
 
