@@ -14,7 +14,7 @@ import torch
 from numpy.typing import NDArray
 
 from musicgenre.errors import AudioDecodeError, MusicGenreError
-from musicgenre.io import AUDIO_EXTENSIONS, audio_info, load_audio
+from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_audio
 
 SR = 22050
 Loader = Callable[[Path], object]
@@ -268,3 +268,19 @@ def test_audio_decode_error_is_not_a_bare_runtime_error(tmp_path: Path, rng: np.
     with pytest.raises(MusicGenreError) as info:
         load_audio(path)
     assert type(info.value) is AudioDecodeError
+
+
+@pytest.mark.parametrize("extension", [".wav", ".au", ".flac"])
+def test_16_bit_files_read_as_libsndfile_scales_them(tmp_path: Path, extension: str) -> None:
+    # 16-bit samples are read as integers and scaled by 1/32768 here (faster): the values
+    # must be libsndfile's own float conversion, bit for bit, extremes included.
+    rng = np.random.default_rng(0)
+    samples = rng.integers(-32768, 32768, size=(22050, 2), dtype=np.int16)
+    samples[:4, 0] = [-32768, 32767, 0, -1]
+    path = tmp_path / f"blues.00000{extension}"
+    sf.write(path, samples, 22050, subtype="PCM_16")
+    expected = sf.read(path, dtype="float32", always_2d=True)[0].T
+    wave, _ = load_audio(path)
+    assert torch.equal(wave, torch.from_numpy(np.ascontiguousarray(expected)))
+    blocks = torch.cat(list(iter_audio_blocks(path, mono=False, block_seconds=0.3)), dim=-1)
+    assert torch.equal(blocks, wave)

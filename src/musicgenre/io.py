@@ -343,6 +343,25 @@ def _decoder_warning(path: Path, lines: list[str], decoded: int = 0, announced: 
     )
 
 
+#: The scale of 16-bit samples: libsndfile reads them as float as ``sample / 32768``.
+_PCM_16_SCALE = np.float32(1.0 / 32768)
+
+
+def _read(fh: sf.SoundFile, frames: int = -1) -> Samples:
+    """The next *frames* (-1: all the rest) as float32 ``(frames, channels)``, scaled as libsndfile scales them.
+
+    16-bit files (GTZAN's WAV and AU among them) are read as integers and scaled here: the
+    same values (a power-of-two scale is exact), in a third of the time libsndfile takes to
+    convert them itself (0.9 ms against 2.7 for a 30-s 22.05 kHz WAV).
+    """
+    if fh.subtype != "PCM_16":
+        data: Samples = fh.read(frames, dtype="float32", always_2d=True)
+        return data
+    data = fh.read(frames, dtype="int16", always_2d=True).astype(np.float32)
+    data *= _PCM_16_SCALE
+    return data
+
+
 # -- mixing and resampling: one implementation for whole files and blocks -----------------
 
 
@@ -564,7 +583,7 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
     try:
         with _decoder_stderr(lines, _is_mpeg(p)), sf.SoundFile(str(p)) as fh:
             announced, file_rate, channels = fh.frames, int(fh.samplerate), fh.channels
-            data = fh.read(dtype="float32", always_2d=True)
+            data = _read(fh)
     except _DECODE_ERRORS as exc:
         raise _decode_failure(p, exc, lines) from None
     truncated = _truncation(p)
@@ -668,7 +687,7 @@ def _blocks(
         while True:
             try:
                 with _decoder_stderr(lines, _is_mpeg(path)):  # per read: never held across a yield
-                    block = fh.read(block_frames, dtype="float32", always_2d=True)
+                    block = _read(fh, block_frames)
             except _DECODE_ERRORS as exc:
                 raise _decode_failure(path, exc, lines) from None
             last = block.shape[0] == 0  # a short read may still be followed by more
