@@ -36,9 +36,11 @@ needs_source = pytest.mark.skipif(not SRC.is_dir(), reason="needs the source tre
 # ``import musicgenre`` must not import these (a module counts with its submodules). Each
 # is only needed by a function that imports it when called: plots (matplotlib), metrics,
 # splits and t-SNE (scikit-learn, which brings scipy), ONNX export, image features (PIL),
-# and the progress bar (tqdm.auto, which pulls in the notebook widgets under Jupyter).
-# torch itself imports tqdm's core, so plain ``tqdm`` is not on the list.
+# the progress bar (tqdm.auto, which pulls in the notebook widgets under Jupyter), and
+# torchaudio (only the windowed-sinc resample() needs it, and a CPU-only torch build
+# cannot load it). torch itself imports tqdm's core, so plain ``tqdm`` is not on the list.
 HEAVY_MODULES = (
+    "torchaudio",
     "matplotlib",
     "sklearn",
     "scipy",
@@ -53,7 +55,7 @@ HEAVY_MODULES = (
     "IPython",
 )
 # What the base install imports anyway; the lazy-import rule is about what musicgenre adds.
-BASELINE_IMPORT = "import numpy, soundfile, soxr, torch, torchaudio"
+BASELINE_IMPORT = "import numpy, soundfile, soxr, torch"
 
 # The wheel holds the library and nothing else: code, plus the package data listed here
 # (the pretrained weights with their licence and provenance, and the filtered-split list).
