@@ -291,8 +291,9 @@ def _mel_to_hz(mels: torch.Tensor, scale: str) -> torch.Tensor:
     return freqs
 
 
-#: Values in one pass of the CPU's framed STFT (512 KiB of float32 frames, a core's L2 cache on many CPUs): one pass's
-#: windowed frames stay in cache from the window product through the FFT to the mel product.
+#: Values in one pass of the CPU's framed STFT: 512 KiB of float32 frames (a core's L2 cache
+#: on many CPUs), which stay in cache from the window product through the FFT to the mel
+#: product. 64 frames at n_fft 2048; passes of 128 were a third slower on a 512 KiB L2.
 _PASS_VALUES = 1 << 17
 
 
