@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
@@ -83,15 +83,19 @@ def test_string_labels_split_like_their_integer_codes() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(min_value=5, max_value=40), min_size=2, max_size=8), st.integers(0, 2**31 - 1))
-def test_every_genre_holds_out_within_one_item_of_20_percent(per_class: list[int], seed: int) -> None:
+@example(per_class=[6, 6, 34], seed=0)  # found by hypothesis against the old 20 %-of-each-genre claim
+def test_every_genre_holds_out_within_one_item_of_its_share(per_class: list[int], seed: int) -> None:
     labels = np.repeat(np.arange(len(per_class)), per_class)
 
     train, val = stratified_split(labels, sizes=(0.8, 0.2), seed=seed)
 
     assert len(train) + len(val) == len(labels)
     assert abs(len(val) - 0.2 * len(labels)) <= 1
+    # Each genre's share of the held-out set, as scikit-learn rounds it: the set's size is
+    # rounded up first, so with [6, 6, 34] it holds 10 (not 9.2) and the large genre 8 of them
+    # (7.4 by proportion), not 6.8 +- 1.
     for genre, count in enumerate(per_class):
-        assert abs(_counts(labels, val)[genre] - 0.2 * count) <= 1
+        assert abs(_counts(labels, val)[genre] - len(val) * count / len(labels)) <= 1
 
 
 @pytest.mark.parametrize("sizes", [(0.8, 0.3), (0.8,), (1.0, 0.0), (0.5, 0.25, 0.125, 0.125)])
