@@ -402,7 +402,6 @@ class _Converter:
         self.file_rate = file_rate
         self.rate = file_rate if sample_rate is None else sample_rate
         self.stream: soxr.ResampleStream | None = None
-        self.consumed = 0
         self.produced = 0
 
     def _resample(self, data: Samples, *, last: bool) -> Samples:
@@ -426,7 +425,6 @@ class _Converter:
             raise AudioDecodeError("holds NaN or infinite samples; the file is damaged, re-encode it", path=self.path)
         if self.rate != self.file_rate:
             data = self._resample(data, last=last)
-        self.consumed += block.shape[0]
         if last and self.produced + data.shape[0] == 0:  # a clip of a few samples can vanish when downsampled
             data = np.zeros(1 if self.channels == 1 else (1, self.channels), dtype=np.float32)
         if data.shape[0] == 0:
