@@ -239,8 +239,8 @@ def mel_filterbank(
     Examples
     --------
     >>> fb = mel_filterbank(22050, 1024, 64)
-    >>> tuple(fb.shape), bool((fb >= 0).all()), round(float(fb.max()), 3)
-    ((513, 64), True, 1.0)
+    >>> tuple(fb.shape), bool((fb >= 0).all()), bool((fb <= 1).all())
+    ((513, 64), True, True)
     """
     if scale not in ("htk", "slaney"):
         raise ConfigurationError(f"scale must be 'htk' or 'slaney', got {scale!r}")
@@ -346,7 +346,7 @@ def mel_spectrogram(
     Notes
     -----
     The frames are the STFT's (``torch.stft`` with ``onesided=True``, no normalisation),
-    but on the CPU they are transformed about a megabyte at a time, each pass windowed,
+    but on the CPU they are transformed half a megabyte at a time, each pass windowed,
     transformed, squared and multiplied by the filter bank while it is still in cache:
     on a 30-s track this takes about half the time of ``torch.stft`` followed by the mel
     product. The power is summed from the squared real and imaginary parts (``abs()`` of a
