@@ -9,7 +9,7 @@ from torch import nn
 from musicgenre.audio import functional as F
 from musicgenre.errors import ConfigurationError
 from musicgenre.models import GenreCNN, GenreCNNConfig
-from musicgenre.models.fast import fold_batch_norm, optimize_for_inference
+from musicgenre.models.fast import Conv2dReLU, fold_batch_norm, fuse_conv_relu, optimize_for_inference
 from musicgenre.models.scoring import score_overlapping, score_windows, shares_windows
 from musicgenre.recipes import IMPROVED, REFERENCE
 
@@ -85,6 +85,63 @@ def test_folding_needs_eval_mode_and_leaves_unrelated_layers() -> None:
         expected = conv1d(x)
         assert fold_batch_norm(conv1d) == 1
         assert torch.allclose(conv1d(x), expected, atol=1e-6)
+
+
+# -- convolution and ReLU in one pass (oneDNN's fused kernel on the CPU) -----------------------------
+
+
+def test_conv_relu_fusion_takes_conv_then_relu_only() -> None:
+    fusable = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Identity(), nn.ReLU(), nn.MaxPool2d(2))
+    norm_between = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
+    relu_first = nn.Sequential(nn.ReLU(), nn.Conv2d(1, 4, 3))
+    reflect = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, padding_mode="reflect"), nn.ReLU())
+    assert fuse_conv_relu(fusable) == 1
+    assert [type(m) for m in fusable] == [Conv2dReLU, nn.Identity, nn.Identity, nn.MaxPool2d]
+    for model in (norm_between, relu_first, reflect):
+        assert fuse_conv_relu(model) == 0
+    assert [type(m) for m in norm_between] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("shape", [(3, 1, 96, 130), (2, 16, 48, 65), (1, 2, 8, 8)], ids=["input", "block-2", "tiny"])
+def test_fused_conv_relu_computes_relu_of_the_conv(shape: tuple[int, int, int, int], channels_last: bool) -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(shape[1], 8, 3, padding=1)
+    fused = Conv2dReLU.from_conv(conv)
+    assert fused.weight is conv.weight  # shared, not copied
+    assert fused.bias is conv.bias
+    x = torch.randn(*shape)
+    if channels_last:
+        conv.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected, got = torch.relu(conv(x)), fused(x)
+        # the edge columns of overlapping windows: no padding along time
+        edges = fused.with_padding(x, (1, 0))
+        expected_edges = torch.relu(torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=(1, 0)))
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(edges, expected_edges, rtol=0, atol=1e-6)
+    if channels_last and shape[-1] > 8:  # the models' maps in their layout: oneDNN both ways, the same bits
+        assert torch.equal(got, expected)
+
+
+def test_fused_conv_relu_still_trains() -> None:
+    """With autograd on, the layer runs the convolution and then the ReLU: gradients as unfused."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 4, 3, padding=1)
+    x = torch.randn(2, 2, 10, 12)
+    torch.relu(conv(x)).square().sum().backward()  # type: ignore[no-untyped-call]
+    assert conv.weight.grad is not None
+    expected = conv.weight.grad.clone()
+    conv.weight.grad = None
+    Conv2dReLU.from_conv(conv)(x).square().sum().backward()
+    torch.testing.assert_close(conv.weight.grad, expected)
+
+
+def test_exports_keep_conv_and_relu_apart() -> None:
+    model = trained_like(CONFIGS["improved"], seed=0)
+    assert sum(isinstance(m, Conv2dReLU) for m in optimize_for_inference(model).modules()) == 4
+    assert not any(isinstance(m, Conv2dReLU) for m in optimize_for_inference(model, fuse_relu=False).modules())
 
 
 # -- overlapping windows share their convolutions (models.scoring.score_overlapping) -----------------

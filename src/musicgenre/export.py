@@ -47,7 +47,7 @@ def _prepare(model: Exportable, *, channels_last: bool) -> tuple[Exportable, tor
     """An optimised CPU copy in eval mode (the caller's model is left as it is) and an example input."""
     if not isinstance(model, GenreCNN | MusicnnClassifier):
         raise ConfigurationError(f"export takes a GenreCNN or a MusicnnClassifier, not {type(model).__name__}")
-    frozen = optimize_for_inference(model, channels_last=channels_last, pooling=False).cpu()
+    frozen = optimize_for_inference(model, channels_last=channels_last, pooling=False, fuse_relu=False).cpu()
     cfg = frozen.config
     return frozen, torch.zeros(2, 1, cfg.n_mels, cfg.n_frames)
 

@@ -22,6 +22,14 @@ What it does, each measured on the improved recipe's model (``benchmarks/real_pa
   and odd columns, over strided views. The same values, bit for bit; PyTorch's CPU
   max-pooling kernel also computes the indices it does not return and was 3 to 20 times
   slower (20 on a one-image map in the default layout).
+- **Convolution and ReLU in one pass.** A ``Conv2d`` followed by a ``ReLU`` (with only
+  identities between, as batch-norm folding leaves them) becomes a :class:`Conv2dReLU`:
+  on the CPU oneDNN applies the ReLU as it writes the convolution's output, instead of a
+  second pass over the feature map (``torch.ops.mkldnn._convolution_pointwise``, the
+  kernel ``torch.compile`` uses for this pattern on CPU). The same values up to float
+  rounding (bit for bit on the improved model's channels-last layers); the improved
+  model's forward per 30-s track, one thread: 38.9 ms unfused, 37.1 fused. Elsewhere (a
+  GPU, autograd, a torch without the kernel) it runs the convolution and then the ReLU.
 - **No autograd.** The copy's parameters do not require gradients; call it under
   ``torch.inference_mode`` as well.
 """
@@ -37,7 +45,15 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from musicgenre.errors import ConfigurationError
 
-__all__ = ["MaxPool2x2", "fold_batch_norm", "is_max_pool_2x2", "optimize_for_inference", "replace_max_pooling"]
+__all__ = [
+    "Conv2dReLU",
+    "MaxPool2x2",
+    "fold_batch_norm",
+    "fuse_conv_relu",
+    "is_max_pool_2x2",
+    "optimize_for_inference",
+    "replace_max_pooling",
+]
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -151,7 +167,113 @@ def replace_max_pooling(model: nn.Module) -> int:
     return replaced
 
 
-def optimize_for_inference(model: ModuleT, *, channels_last: bool = True, pooling: bool = True) -> ModuleT:
+#: oneDNN's convolution with a fused activation, where this torch build has it (CPU builds with mkldnn).
+_CONV_POINTWISE = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+
+
+class Conv2dReLU(nn.Conv2d):
+    """``ReLU(Conv2d(x))`` in one pass over the output where oneDNN can fuse them, else in two.
+
+    A :class:`torch.nn.Conv2d` (same parameters, same state-dict keys) whose forward
+    applies a ReLU. On the CPU, for float32 input without autograd, oneDNN applies the
+    ReLU while it writes the convolution's output; otherwise the convolution runs and
+    then :func:`torch.relu`. Both give the same values up to float rounding: bit for bit
+    where PyTorch's own convolution runs oneDNN too (channels-last, or large enough maps;
+    tested on the models' layers), else within a few float32 steps. Build one with
+    :meth:`from_conv` or :func:`fuse_conv_relu`.
+
+    Examples
+    --------
+    >>> conv = nn.Conv2d(2, 4, 3, padding=1)
+    >>> fused = Conv2dReLU.from_conv(conv)
+    >>> x = torch.randn(1, 2, 8, 8)
+    >>> with torch.inference_mode():
+    ...     torch.allclose(fused(x), torch.relu(conv(x)), atol=1e-6)
+    True
+    """
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d) -> Conv2dReLU:
+        """A :class:`Conv2dReLU` sharing *conv*'s weight and bias (zero padding only)."""
+        if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise ConfigurationError(
+                f"Conv2dReLU needs numeric zero padding, got padding={conv.padding!r}, mode {conv.padding_mode!r}"
+            )
+        fused = cls(  # built on the meta device: no memory, no draw from torch's random generator
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,  # type: ignore[arg-type]
+            stride=conv.stride,  # type: ignore[arg-type]
+            padding=conv.padding,  # type: ignore[arg-type]
+            dilation=conv.dilation,  # type: ignore[arg-type]
+            groups=conv.groups,
+            bias=conv.bias is not None,
+            device="meta",
+        )
+        fused.weight = conv.weight
+        fused.bias = conv.bias
+        fused.train(conv.training)
+        return fused
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``relu(conv(x))``."""
+        return self.with_padding(x, self.padding)
+
+    def with_padding(self, x: torch.Tensor, padding: tuple[int, ...] | str) -> torch.Tensor:
+        """``relu(conv(x))`` with *padding* (zeros) instead of the layer's own."""
+        pad = tuple(padding) if not isinstance(padding, str) else padding
+        if _CONV_POINTWISE is not None and not isinstance(pad, str) and self._fusable(x):
+            geometry = (list(pad), list(self.stride), list(self.dilation), self.groups)
+            return _CONV_POINTWISE(x, self.weight, self.bias, *geometry, "relu", [None], "")  # type: ignore[no-any-return]
+        out = torch.nn.functional.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+        return torch.relu_(out)
+
+    def _fusable(self, x: torch.Tensor) -> bool:
+        return (
+            x.device.type == "cpu"
+            and x.dim() == 4
+            and x.dtype == torch.float32
+            and self.weight.dtype == torch.float32
+            and torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
+            and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
+        )
+
+
+def fuse_conv_relu(model: nn.Module) -> int:
+    """Make every ``Conv2d`` that a ``ReLU`` follows a :class:`Conv2dReLU`, in place.
+
+    In every plain ``nn.Sequential`` inside *model*, a ``Conv2d`` (exactly that class,
+    zero padding) followed by a ``ReLU`` with only ``nn.Identity`` between them becomes a
+    :class:`Conv2dReLU` and the ``ReLU`` an ``nn.Identity`` (indices and state-dict
+    prefixes keep their positions). Fold batch-norms first (:func:`fold_batch_norm`): a
+    batch-norm between the two stops the fusion.
+
+    Returns
+    -------
+    int
+        How many were fused.
+    """
+    fused = 0
+    for module in model.modules():
+        if type(module) is not nn.Sequential:
+            continue
+        for i in range(len(module) - 1):
+            conv = module[i]
+            if type(conv) is not nn.Conv2d or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+                continue
+            j = i + 1
+            while j < len(module) and type(module[j]) is nn.Identity:
+                j += 1
+            if j < len(module) and type(module[j]) is nn.ReLU:
+                module[i] = Conv2dReLU.from_conv(conv)
+                module[j] = nn.Identity()
+                fused += 1
+    return fused
+
+
+def optimize_for_inference(
+    model: ModuleT, *, channels_last: bool = True, pooling: bool = True, fuse_relu: bool = True
+) -> ModuleT:
     """An eval-mode copy of *model* for prediction: batch-norm folded where exact, channels-last.
 
     The copy is of the same class, on the same device, with the same outputs up to float
@@ -168,6 +290,9 @@ def optimize_for_inference(model: ModuleT, *, channels_last: bool = True, poolin
     pooling
         Replace 2x2 max-pools by :class:`MaxPool2x2` (:func:`replace_max_pooling`). The
         exports keep ``nn.MaxPool2d`` (``MaxPool`` in ONNX), which their runtimes know.
+    fuse_relu
+        Fuse each ``Conv2d`` with the ``ReLU`` after it (:func:`fuse_conv_relu`). The
+        exports keep them apart: oneDNN's fused kernel is no operator of theirs.
 
     Returns
     -------
@@ -188,6 +313,8 @@ def optimize_for_inference(model: ModuleT, *, channels_last: bool = True, poolin
     """
     fast = copy.deepcopy(model).eval()
     fold_batch_norm(fast)
+    if fuse_relu:
+        fuse_conv_relu(fast)
     if pooling:
         replace_max_pooling(fast)
     fast.requires_grad_(False)

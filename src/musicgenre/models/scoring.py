@@ -32,7 +32,7 @@ from musicgenre.audio import functional as F
 from musicgenre.audio.windowing import Averaging
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNN
-from musicgenre.models.fast import MaxPool2x2, is_max_pool_2x2
+from musicgenre.models.fast import Conv2dReLU, MaxPool2x2, is_max_pool_2x2
 
 __all__ = ["EmbeddingModel", "WindowScores", "average_tracks", "score_overlapping", "score_windows", "shares_windows"]
 
@@ -164,8 +164,9 @@ _POINTWISE = (nn.Identity, nn.BatchNorm2d, nn.ReLU)
 def _plain_blocks(model: nn.Module) -> list[nn.Sequential] | None:
     """The conv blocks of a :class:`GenreCNN` whose windows can share their convolutions, or ``None``.
 
-    Each block must be ``Conv2d(3x3, stride 1, zero padding 1)``, then only pointwise layers
-    (batch-norm in eval mode, ReLU, identity), then ``MaxPool2d(2)``; the input norm must be
+    Each block must be ``Conv2d(3x3, stride 1, zero padding 1)`` (or its
+    :class:`~musicgenre.models.fast.Conv2dReLU`), then only pointwise layers (batch-norm
+    in eval mode, ReLU, identity), then ``MaxPool2d(2)``; the input norm must be
     pointwise, and ``forward`` and ``forward_features`` must be :class:`GenreCNN`'s own.
     """
     if not isinstance(model, GenreCNN) or model.training:
@@ -181,7 +182,7 @@ def _plain_blocks(model: nn.Module) -> list[nn.Sequential] | None:
             return None
         conv, *middle, pool = list(block)
         if not (
-            type(conv) is nn.Conv2d
+            type(conv) in (nn.Conv2d, Conv2dReLU)
             and conv.kernel_size == (3, 3)
             and conv.stride == (1, 1)
             and conv.padding == (1, 1)
@@ -330,4 +331,6 @@ def score_overlapping(
 
 def _conv_rows_padded(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     """*conv* without padding along the last axis: every output column reads three input columns."""
+    if isinstance(conv, Conv2dReLU):
+        return conv.with_padding(x, (1, 0))
     return torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=(1, 0))
