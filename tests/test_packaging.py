@@ -193,6 +193,36 @@ def test_import_musicgenre_imports_no_heavy_optional_module() -> None:
     )
 
 
+def test_the_command_and_decoding_start_before_pytorch_loads() -> None:
+    """``import musicgenre``, its command's parser and decoding import no PyTorch: ``musicgenre
+    predict`` decodes its first files while PyTorch loads, and ``--version`` answers at once."""
+    code = (
+        "import musicgenre, musicgenre.io, musicgenre.cli\n"
+        "musicgenre.cli.build_parser().parse_args(['predict', '-c', 'model.ckpt', 'song.mp3'])\n"
+        "musicgenre.io.AudioPrefetch([]).wait()\n"
+        "musicgenre.io.find_audio_files('.')\n"
+        "assert isinstance(musicgenre.MusicGenreError('x'), Exception)\n"
+    )
+    added = _modules_added_by(code, after="import numpy, soundfile, soxr")
+    assert "musicgenre.io" in added
+    assert not [m for m in added if m == "torch" or m.startswith("torch.")]
+
+
+def test_top_level_names_load_on_first_use() -> None:
+    code = (
+        "import sys, musicgenre as mg\n"
+        "assert 'torch' not in sys.modules\n"
+        "from musicgenre import GenreCNN, Trainer\n"
+        "assert GenreCNN is mg.models.GenreCNN and mg.GenreCNN is GenreCNN\n"
+        "assert all(hasattr(mg, name) for name in mg.__all__)\n"
+        "assert set(mg.__all__) <= set(dir(mg))\n"
+        "try:\n    mg.no_such_name\nexcept AttributeError as exc:\n    assert 'no_such_name' in str(exc)\n"
+        "else:\n    raise AssertionError('no AttributeError')\n"
+    )
+    added = _modules_added_by(code, after="import numpy")
+    assert "torch" in added
+
+
 def test_base_install_works_and_names_the_missing_extra(tmp_path: Path) -> None:
     """With the optional extras hidden, the package imports and each extra's function names its extra."""
     code = f"""

@@ -14,9 +14,12 @@ errors. Everything else lives in a named submodule with its own ``__all__``:
 :mod:`~musicgenre.tagging`, :mod:`~musicgenre.export` and :mod:`~musicgenre.synthetic`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from musicgenre._version import __version__
-from musicgenre.audio import AudioUtil, ClipFeatures, FeatureConfig
-from musicgenre.data import AudioFolderDataset, GTZANDataset, extract_features
 from musicgenre.errors import (
     AudioDecodeError,
     CheckpointError,
@@ -28,15 +31,63 @@ from musicgenre.errors import (
     MusicGenreWarning,
     TruncatedAudioWarning,
 )
-from musicgenre.evaluation import classification_metrics
-from musicgenre.experiment import run_experiment
 from musicgenre.genres import GENRES
-from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction
-from musicgenre.io import load_audio
-from musicgenre.models import GenreCNN, GenreCNNConfig, load_checkpoint, load_pretrained, save_checkpoint
-from musicgenre.splits import stratified_split
-from musicgenre.tagging import Tagger
-from musicgenre.training import Trainer, TrainerConfig
+
+if TYPE_CHECKING:  # what the names below are, for type checkers; at run time they load on first use
+    from musicgenre.audio import AudioUtil, ClipFeatures, FeatureConfig
+    from musicgenre.data import AudioFolderDataset, GTZANDataset, extract_features
+    from musicgenre.evaluation import classification_metrics
+    from musicgenre.experiment import run_experiment
+    from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction
+    from musicgenre.io import load_audio
+    from musicgenre.models import GenreCNN, GenreCNNConfig, load_checkpoint, load_pretrained, save_checkpoint
+    from musicgenre.splits import stratified_split
+    from musicgenre.tagging import Tagger
+    from musicgenre.training import Trainer, TrainerConfig
+
+
+#: Where each top-level name lives that needs PyTorch. ``import musicgenre`` imports none
+#: of them (only the version, the errors and the genre names): the first use of one imports
+#: its module, so ``musicgenre --version`` and
+#: the command"s argument parsing take milliseconds, and ``musicgenre predict`` can start
+#: decoding while PyTorch loads (:class:`musicgenre.io.AudioPrefetch`).
+_HOMES: dict[str, tuple[str, ...]] = {
+    "musicgenre.audio": ("AudioUtil", "ClipFeatures", "FeatureConfig"),
+    "musicgenre.data": ("AudioFolderDataset", "GTZANDataset", "extract_features"),
+    "musicgenre.evaluation": ("classification_metrics",),
+    "musicgenre.experiment": ("run_experiment",),
+    "musicgenre.inference": ("FailedPrediction", "GenreClassifier", "Prediction"),
+    "musicgenre.io": ("load_audio",),
+    "musicgenre.models": ("GenreCNN", "GenreCNNConfig", "load_checkpoint", "load_pretrained", "save_checkpoint"),
+    "musicgenre.splits": ("stratified_split",),
+    "musicgenre.tagging": ("Tagger",),
+    "musicgenre.training": ("Trainer", "TrainerConfig"),
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+_SUBMODULES = frozenset(
+    {
+        *("audio", "cli", "data", "device", "errors", "evaluation", "experiment", "export", "genres"),
+        *("inference", "io", "models", "parallel", "recipes", "splits", "synthetic", "tagging", "training"),
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a top-level name"s module on first use (:pep:`562`)."""
+    module = _HOME.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | _SUBMODULES)
+
 
 __all__ = [
     "GENRES",

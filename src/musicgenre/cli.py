@@ -19,7 +19,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, overload
 
 from musicgenre._version import __version__
 from musicgenre.errors import MusicGenreError
@@ -72,12 +72,20 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, *, right: Sequence[int] =
 
 # -- predict ---------------------------------------------------------------------------
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
+    from musicgenre.io import AudioPrefetch
 
-    classifier = GenreClassifier.from_checkpoint(
-        args.checkpoint, overlap=args.overlap, batch_size=args.batch_size, device=args.device
-    )
     planned = _plan_inputs(args.inputs)
+    files = [p for p in planned if isinstance(p, Path)]
+    # One core decodes the first files while the other loads PyTorch and the model (3 s or so).
+    ahead = AudioPrefetch(files) if files else None
+    try:
+        from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
+
+        classifier = GenreClassifier.from_checkpoint(
+            args.checkpoint, overlap=args.overlap, batch_size=args.batch_size, device=args.device
+        )
+    finally:
+        decoded = ahead.stop() if ahead is not None else {}
     # --format jsonl streams the timeline: each window's line is written as soon as it is scored.
     stream = args.format == "jsonl" and args.timeline
 
@@ -87,7 +95,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     predicted = iter(
         classifier.predict_many(
-            [p for p in planned if isinstance(p, Path)],
+            files,
+            decoded=decoded,
             top_k=args.top_k,
             timeline=args.timeline and not stream,
             batch_size=args.files_per_batch,
@@ -145,15 +154,19 @@ def _plan_inputs(inputs: Sequence[Path]) -> list[Path | FailedPrediction]:
 
     A folder without any audio file is a failed input of its own.
     """
-    from musicgenre.inference import FailedPrediction, find_audio_files
-    from musicgenre.io import AUDIO_EXTENSIONS
+    from musicgenre.io import AUDIO_EXTENSIONS, find_audio_files
 
     planned: list[Path | FailedPrediction] = []
     for item in inputs:
         if item.is_dir():
             found = find_audio_files(item)
+            if found:
+                planned.extend(found)
+                continue
+            from musicgenre.inference import FailedPrediction
+
             exts = ", ".join(AUDIO_EXTENSIONS)
-            planned.extend(found or [FailedPrediction(item, f"{item}: no audio files ({exts}) in this folder")])
+            planned.append(FailedPrediction(item, f"{item}: no audio files ({exts}) in this folder"))
         else:
             planned.append(item)
     return planned
@@ -375,6 +388,32 @@ def _overlap(text: str) -> float:
     return value
 
 
+class _Names(Sequence[str]):
+    """Choices read from a registry on first use: building the parser imports no PyTorch."""
+
+    def __init__(self, load: Callable[[], list[str]]) -> None:
+        self._load = load
+        self._names: list[str] | None = None
+
+    def _list(self) -> list[str]:
+        if self._names is None:
+            self._names = self._load()
+        return self._names
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._list()[index]
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._list()
+
+
 def _recipes() -> list[str]:
     from musicgenre.recipes import RECIPES
 
@@ -424,7 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--root", type=Path, required=True, help="GTZAN folder (any layout)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--recipe", default="reference", choices=_recipes(), help="training recipe (default: reference)")
+    p.add_argument(
+        "--recipe",
+        default="reference",
+        choices=_Names(_recipes),
+        metavar="RECIPE",
+        help="training recipe: %(choices)s (default: reference)",
+    )
     p.add_argument(
         "--scheme", default="random", help="how to split: random (64-16-20), 80-20 or filtered (default: random)"
     )
@@ -526,7 +571,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="MSD_musicnn",
-        choices=_pretrained(),
+        choices=_Names(_pretrained),
+        metavar="MODEL",
         help="MSD_musicnn (50 last.fm tags: genres, moods, eras) or MTT_musicnn (50 MagnaTagATune tags: "
         "instruments, genres, vocals) (default: MSD_musicnn)",
     )

@@ -6,7 +6,10 @@ resampler for the common 44.1 kHz -> 22.05 kHz case. :func:`load_audio` decodes 
 file; :func:`iter_audio_blocks` decodes it block by block, so memory stays bounded for any
 length. Both go through one implementation of mixing and resampling (``_Converter``),
 so the blocks of a file, concatenated, equal :func:`load_audio`'s waveform (exactly, or
-within 1e-6 for MP3; see :func:`iter_audio_blocks`).
+within 1e-6 for MP3; see :func:`iter_audio_blocks`). :class:`AudioPrefetch` decodes files
+in a background thread into :class:`DecodedAudio`, whose methods give the same from memory.
+This module imports PyTorch only where it makes tensors, so such a thread can decode while
+PyTorch loads. :func:`find_audio_files` lists a folder's audio files.
 
 Channels are mixed to mono *before* resampling (one resampler channel, not two) by a sum
 of column views of soundfile's ``(frames, channels)`` array: numpy's ``mean(axis=1)`` over
@@ -50,16 +53,16 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
 import soxr
-import torch
 from numpy.typing import NDArray
 
 from musicgenre.errors import (
@@ -69,12 +72,19 @@ from musicgenre.errors import (
     TruncatedAudioWarning,
 )
 
+if TYPE_CHECKING:  # imported where tensors are made: decoding can start while PyTorch loads
+    import torch
+
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioInfo",
+    "AudioPrefetch",
+    "DecodedAudio",
     "audio_info",
+    "find_audio_files",
     "iter_audio_blocks",
     "load_audio",
+    "walk_files",
     "waveform_to_mono",
 ]
 
@@ -452,6 +462,8 @@ class _Converter:
         if data.shape[0] == 0:
             return None
         self.produced += data.shape[0]
+        import torch
+
         if data.ndim == 1:
             return torch.from_numpy(data).reshape(1, -1)
         return torch.from_numpy(np.ascontiguousarray(data.T))
@@ -490,11 +502,14 @@ def waveform_to_mono(
 
     Examples
     --------
+    >>> import torch
     >>> stereo = torch.stack([torch.ones(4410), torch.zeros(4410)])
     >>> mono = waveform_to_mono(stereo, sample_rate=44100, target_rate=22050)
     >>> tuple(mono.shape), round(float(mono[1000]), 3)
     ((2205,), 0.5)
     """
+    import torch
+
     data = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
     if data.ndim not in (1, 2) or data.size == 0:
         raise ConfigurationError(f"waveform must be (time,) or (channels, time) and non-empty, got {data.shape}")
@@ -611,10 +626,39 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
     p = Path(path)
     _check_file(p)
     _check_rate(sample_rate)
+    decoded = _decode(p)
+    assert decoded is not None  # no length limit
+    for note in decoded.notes:
+        warnings.warn(note, stacklevel=2)
+    convert = _Converter(p, decoded.file_rate, decoded.data.shape[1], sample_rate=sample_rate, mono=mono)
+    wave = convert(decoded.data, last=True)
+    assert wave is not None  # a non-empty block always converts to at least one sample
+    return wave, convert.rate
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A whole file's samples as libsndfile decodes them, and the warnings it calls for."""
+
+    data: Samples  # (frames, channels)
+    file_rate: int
+    announced: int  # the frames the header announces (AudioInfo.frames)
+    notes: tuple[Warning, ...]
+
+
+def _decode(p: Path, *, max_seconds: float | None = None) -> _Decoded | None:
+    """Decode the whole of *p* (checked by :func:`_check_file`); ``None`` if it announces more than *max_seconds*.
+
+    Issues no warning itself (it runs in :class:`AudioPrefetch`'s thread too, where
+    :func:`warnings.catch_warnings` cannot be used): they are returned, in the order
+    :func:`load_audio` issues them.
+    """
     lines: list[str] = []
     try:
         with _decoder_stderr(lines, _is_mpeg(p)), sf.SoundFile(str(p)) as fh:
-            announced, file_rate, channels = fh.frames, int(fh.samplerate), fh.channels
+            announced, file_rate = fh.frames, int(fh.samplerate)
+            if max_seconds is not None and announced > max_seconds * file_rate:
+                return None
             data = _read(fh)
     except _DECODE_ERRORS as exc:
         raise _decode_failure(p, exc, lines) from None
@@ -622,16 +666,14 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
     if data.shape[0] == 0:
         raise _no_samples(p, truncated)
     damage = _decoder_warning(p, lines, data.shape[0], announced)
+    notes: list[Warning] = []
     if truncated is not None:
-        warnings.warn(_truncation_warning(p, truncated[1], truncated[0], "bytes"), stacklevel=2)
+        notes.append(_truncation_warning(p, truncated[1], truncated[0], "bytes"))
     elif damage is None and data.shape[0] < 0.99 * announced:  # e.g. an MP3 whose frame count is in its Xing header
-        warnings.warn(_truncation_warning(p, data.shape[0], announced, "samples"), stacklevel=2)
+        notes.append(_truncation_warning(p, data.shape[0], announced, "samples"))
     if damage is not None:
-        warnings.warn(damage, stacklevel=2)
-    convert = _Converter(p, file_rate, channels, sample_rate=sample_rate, mono=mono)
-    wave = convert(data, last=True)
-    assert wave is not None  # a non-empty block always converts to at least one sample
-    return wave, convert.rate
+        notes.append(damage)
+    return _Decoded(data, file_rate, announced, tuple(notes))
 
 
 def iter_audio_blocks(
@@ -740,3 +782,213 @@ def _blocks(
                 yield wave
             if last:
                 return
+
+
+# -- folders --------------------------------------------------------------------------------
+
+
+def walk_files(root: Path) -> list[Path]:
+    """Every file under *root*, recursively, in a deterministic (sorted) order; hidden files and folders are skipped.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("b/2.wav", "a.wav", ".hidden/x.wav", "b/.1.wav"):
+    ...     (root / name).parent.mkdir(parents=True, exist_ok=True)
+    ...     (root / name).touch()
+    >>> [p.relative_to(root).as_posix() for p in walk_files(root)]
+    ['a.wav', 'b/2.wav']
+    """
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return found
+
+
+def find_audio_files(folder: StrPath) -> list[Path]:
+    """The audio files under *folder*, recursively, in sorted order (hidden files and folders skipped).
+
+    The extensions are :data:`AUDIO_EXTENSIONS` (``.wav``, ``.flac``, ``.mp3``...), in any
+    letter case.
+    """
+    return [path for path in walk_files(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
+
+
+# -- decoding ahead -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedAudio:
+    """A file decoded ahead of its use by :class:`AudioPrefetch`: mono samples at the file's rate, or the error.
+
+    Its methods give what :func:`load_audio` and :func:`iter_audio_blocks` give for the
+    file with ``mono=True``, from memory: the same samples (the mixing and soxr's
+    resampling are theirs), the same warnings, issued when called, and the same
+    :class:`~musicgenre.errors.AudioDecodeError`, raised when called.
+
+    Attributes
+    ----------
+    path
+        The file.
+    sample_rate
+        The file's rate.
+    frames
+        The frames its header announces (:attr:`AudioInfo.frames`).
+    samples
+        ``(time,)`` float32, the channels' mean; ``None`` if decoding failed.
+    notes
+        The warnings decoding called for (:class:`~musicgenre.errors.TruncatedAudioWarning`,
+        :class:`~musicgenre.errors.DecoderWarning`).
+    error
+        Why the file could not be decoded, or ``None``.
+    """
+
+    path: Path
+    sample_rate: int
+    frames: int
+    samples: Samples | None
+    notes: tuple[Warning, ...] = ()
+    error: AudioDecodeError | None = None
+
+    def _checked(self, sample_rate: int | None) -> Samples:
+        _check_rate(sample_rate)
+        if self.error is not None:
+            raise self.error
+        assert self.samples is not None
+        for note in self.notes:
+            warnings.warn(note, stacklevel=3)
+        return self.samples
+
+    def load(self, *, sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
+        """``load_audio(path, sample_rate=sample_rate, mono=True)``, bit for bit, without reading the file again.
+
+        Raises
+        ------
+        AudioDecodeError
+            :attr:`error`, if decoding failed.
+        """
+        samples = self._checked(sample_rate)
+        convert = _Converter(self.path, self.sample_rate, 1, sample_rate=sample_rate, mono=True)
+        wave = convert(samples[:, None], last=True)
+        assert wave is not None  # a non-empty block always converts to at least one sample
+        return wave, convert.rate
+
+    def blocks(self, *, sample_rate: int | None = None, block_seconds: float = 30.0) -> Iterator[torch.Tensor]:
+        """``iter_audio_blocks(path, sample_rate=sample_rate, mono=True, block_seconds=block_seconds)`` from memory.
+
+        The blocks, concatenated, equal :meth:`load`'s waveform exactly. Convert only the
+        first blocks to resample only the start of the file.
+
+        Raises
+        ------
+        AudioDecodeError
+            :attr:`error`, if decoding failed.
+        ConfigurationError
+            If *sample_rate* or *block_seconds* is not positive.
+        """
+        if not block_seconds > 0:
+            raise ConfigurationError(f"block_seconds must be positive, got {block_seconds}")
+        samples = self._checked(sample_rate)
+        return self._blocks(samples, sample_rate, max(1, round(block_seconds * self.sample_rate)))
+
+    def _blocks(self, samples: Samples, sample_rate: int | None, block_frames: int) -> Iterator[torch.Tensor]:
+        convert = _Converter(self.path, self.sample_rate, 1, sample_rate=sample_rate, mono=True)
+        for start in range(0, len(samples), block_frames):
+            wave = convert(samples[start : start + block_frames, None], last=start + block_frames >= len(samples))
+            if wave is not None:
+                yield wave
+
+
+class AudioPrefetch:
+    """Decode files in a background thread while the program does something else.
+
+    ``musicgenre predict`` starts one on its input files before it imports PyTorch (about
+    3 s on a 2-core machine, when one core has nothing to do) and hands what it decoded
+    by then to :meth:`~musicgenre.inference.GenreClassifier.predict_many`. The thread
+    decodes the files in order with libsndfile (which releases the GIL while it works),
+    mixes each to mono (:class:`DecodedAudio`) and keeps it; resampling waits for the
+    model's rate. This module imports PyTorch only where it makes tensors, so the thread
+    can run while PyTorch loads.
+
+    Parameters
+    ----------
+    paths
+        The files, in the order they are to be decoded.
+    max_bytes
+        Memory for the decoded samples (float32 mono at the files' rates: 5.3 MB for 30 s at
+        44.1 kHz); decoding stops before a file that would exceed it.
+    max_seconds
+        Files announcing more audio are skipped (their users stream them: see
+        :class:`~musicgenre.inference.GenreClassifier`'s ``stream_seconds``). What is
+        skipped is decoded where it is used, as if there had been no prefetch.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "jazz.00054.wav")
+    >>> sf.write(path, np.zeros((44100, 2), dtype="float32"), 44100)
+    >>> ahead = AudioPrefetch([path])
+    >>> # ... meanwhile: import torch, load a model ...
+    >>> decoded = ahead.wait()  # or ahead.stop(): no more files, keep those decoded
+    >>> wave, rate = decoded[Path(path)].load(sample_rate=22050)
+    >>> tuple(wave.shape), rate
+    ((1, 22050), 22050)
+    """
+
+    def __init__(self, paths: Sequence[StrPath], *, max_bytes: int = 256 << 20, max_seconds: float = 600.0) -> None:
+        if max_bytes < 0 or not max_seconds > 0:
+            raise ConfigurationError(f"max_bytes must be >= 0 and max_seconds positive, got {max_bytes}, {max_seconds}")
+        self.paths = [Path(p) for p in paths]
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self._done: dict[Path, DecodedAudio] = {}
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="musicgenre-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        budget = self.max_bytes
+        for path in self.paths:
+            if self._halt.is_set() or budget <= 0:
+                return
+            try:
+                _check_file(path)
+                decoded = _decode(path, max_seconds=self.max_seconds)
+            except AudioDecodeError as exc:
+                self._done[path] = DecodedAudio(path, 0, 0, None, error=exc)
+                continue
+            except Exception:  # anything else: left to the file's user, which decodes it again and reports it
+                continue
+            if decoded is None:
+                continue
+            mono = np.ascontiguousarray(_mix_down(decoded.data))
+            if mono.nbytes > budget:
+                return
+            budget -= mono.nbytes
+            self._done[path] = DecodedAudio(path, decoded.file_rate, decoded.announced, mono, decoded.notes)
+
+    def wait(self) -> dict[Path, DecodedAudio]:
+        """Wait until every file is decoded (or the memory is spent); the files decoded, by path."""
+        self._thread.join()
+        return dict(self._done)
+
+    def stop(self) -> dict[Path, DecodedAudio]:
+        """Stop after the file being decoded; the files decoded so far, by path.
+
+        Waits for the thread, so no decoding runs after it returns (call it before forking
+        worker processes). Calling it again returns the same files.
+        """
+        self._halt.set()
+        self._thread.join()
+        return dict(self._done)
+
+    def __enter__(self) -> AudioPrefetch:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._halt.set()
+        self._thread.join()

@@ -10,7 +10,6 @@ A new dataset layout (see ``CONTRIBUTING.md``) does the same.
 from __future__ import annotations
 
 import abc
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from musicgenre.errors import AudioDecodeError, MusicGenreError
-from musicgenre.io import audio_info, load_audio
+from musicgenre.io import audio_info, load_audio, walk_files
 
 __all__ = [
     "OTHER_AUDIO_EXTENSIONS",
@@ -54,26 +53,6 @@ class SkippedFile:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
-
-
-def walk_files(root: Path) -> list[Path]:
-    """Every file under *root*, recursively, in a deterministic (sorted) order; hidden files and folders are skipped.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for name in ("b/2.wav", "a.wav", ".hidden/x.wav", "b/.1.wav"):
-    ...     (root / name).parent.mkdir(parents=True, exist_ok=True)
-    ...     (root / name).touch()
-    >>> [p.relative_to(root).as_posix() for p in walk_files(root)]
-    ['a.wav', 'b/2.wav']
-    """
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return found
 
 
 def warn_skipped(kind: str, root: Path, skipped: Sequence[SkippedFile], total: int) -> None:
