@@ -37,7 +37,15 @@ GENERATED = DOCS / "generated"
 EXAMPLE = ROOT / "examples" / "reproduce_gtzan.py"
 sys.path.insert(0, str(ROOT / "src"))  # build from the checkout even when not installed
 
+import torch  # noqa: E402
+
 import musicgenre  # noqa: E402
+import musicgenre.io  # noqa: E402
+
+# musicgenre.io imports PyTorch only where it makes tensors (so decoding can start while
+# PyTorch loads); autodoc evaluates its annotations in the module's namespace, where
+# ``torch.Tensor`` must then be found for ``StrPath`` and the rest to be spelt out.
+musicgenre.io.torch = torch  # type: ignore[attr-defined]
 
 logger = logging.getLogger("musicgenre.docs")
 

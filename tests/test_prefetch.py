@@ -145,3 +145,19 @@ def test_predictions_are_the_same_with_files_decoded_ahead(
             assert a.timeline is not None
             assert b.timeline is not None
             assert len(a.timeline) == len(b.timeline)
+
+
+def test_tags_are_the_same_with_files_decoded_ahead(tmp_path: Path, rng: np.random.Generator) -> None:
+    from musicgenre.tagging import Tagger, TagResult
+
+    tagger = Tagger.from_pretrained("MSD_musicnn")
+    paths = _files(tmp_path, rng)
+    plain = tagger.tag_many(paths, num_workers=0)
+    decoded = AudioPrefetch(paths).wait()
+    for path in paths:  # what was decoded is not read again
+        path.unlink()
+    ahead = tagger.tag_many(paths, num_workers=0, decoded=decoded)
+    for a, b in zip(ahead, plain, strict=True):
+        assert isinstance(a, TagResult)
+        assert isinstance(b, TagResult)
+        assert a.tags == b.tags  # resampled to 16 kHz from the same samples: the same numbers

@@ -17,7 +17,8 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, overload
 
@@ -26,6 +27,7 @@ from musicgenre.errors import MusicGenreError
 
 if TYPE_CHECKING:
     from musicgenre.inference import FailedPrediction
+    from musicgenre.io import DecodedAudio
 
 __all__ = ["build_parser", "main", "run"]
 
@@ -71,21 +73,32 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, *, right: Sequence[int] =
 
 
 # -- predict ---------------------------------------------------------------------------
-def _cmd_predict(args: argparse.Namespace) -> int:
+@contextmanager
+def _decoding_ahead(files: Sequence[Path]) -> Iterator[dict[Path, DecodedAudio]]:
+    """Decode the first *files* in a thread while the body loads PyTorch and the model (3 s or so).
+
+    The dict is filled with what was decoded when the body ends.
+    """
     from musicgenre.io import AudioPrefetch
 
-    planned = _plan_inputs(args.inputs)
-    files = [p for p in planned if isinstance(p, Path)]
-    # One core decodes the first files while the other loads PyTorch and the model (3 s or so).
+    decoded: dict[Path, DecodedAudio] = {}
     ahead = AudioPrefetch(files) if files else None
     try:
+        yield decoded
+    finally:
+        if ahead is not None:
+            decoded.update(ahead.stop())
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    planned = _plan_inputs(args.inputs)
+    files = [p for p in planned if isinstance(p, Path)]
+    with _decoding_ahead(files) as decoded:
         from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
 
         classifier = GenreClassifier.from_checkpoint(
             args.checkpoint, overlap=args.overlap, batch_size=args.batch_size, device=args.device
         )
-    finally:
-        decoded = ahead.stop() if ahead is not None else {}
     # --format jsonl streams the timeline: each window's line is written as soon as it is scored.
     stream = args.format == "jsonl" and args.timeline
 
@@ -173,14 +186,17 @@ def _plan_inputs(inputs: Sequence[Path]) -> list[Path | FailedPrediction]:
 
 
 def _cmd_tags(args: argparse.Namespace) -> int:
-    from musicgenre.inference import FailedPrediction
-    from musicgenre.tagging import Tagger, TagResult
-
-    tagger = Tagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
     planned = _plan_inputs(args.inputs)
+    files = [p for p in planned if isinstance(p, Path)]
+    with _decoding_ahead(files) as decoded:
+        from musicgenre.inference import FailedPrediction
+        from musicgenre.tagging import Tagger, TagResult
+
+        tagger = Tagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
     tagged = iter(
         tagger.tag_many(
-            [p for p in planned if isinstance(p, Path)],
+            files,
+            decoded=decoded,
             top_k=args.top_k,
             files_per_batch=args.files_per_batch,
             num_workers=args.workers,

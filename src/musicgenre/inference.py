@@ -45,7 +45,6 @@ in :attr:`Prediction.warnings`.
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -75,7 +74,7 @@ from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.fast import optimize_for_inference
 from musicgenre.models.scoring import average_tracks, score_overlapping, score_windows, shares_windows
 from musicgenre.models.transfer import MusicnnClassifier
-from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, run_job
+from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, run_job, shares_memory
 
 __all__ = [
     "FailedPrediction",
@@ -834,7 +833,7 @@ class GenreClassifier:
         # On the CPU each file's job runs the model too, so every worker keeps a core busy
         # end to end; on an accelerator the windows of a batch of files go to it together.
         featurizer = self._featurizer
-        if decoded and (workers == 0 or multiprocessing.get_start_method() == "fork"):
+        if decoded and shares_memory(workers):
             featurizer = featurizer.with_decoded(decoded)
         job = _TrackJob(featurizer, self._scorer if self.device.type == "cpu" else None)
         results: list[Prediction | FailedPrediction] = []

@@ -810,8 +810,8 @@ def walk_files(root: Path) -> list[Path]:
 def find_audio_files(folder: StrPath) -> list[Path]:
     """The audio files under *folder*, recursively, in sorted order (hidden files and folders skipped).
 
-    The extensions are :data:`AUDIO_EXTENSIONS` (``.wav``, ``.flac``, ``.mp3``...), in any
-    letter case.
+    The extensions are :data:`~musicgenre.io.AUDIO_EXTENSIONS` (``.wav``, ``.flac``,
+    ``.mp3``...), in any letter case.
     """
     return [path for path in walk_files(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
 
@@ -937,7 +937,9 @@ class AudioPrefetch:
     ((1, 22050), 22050)
     """
 
-    def __init__(self, paths: Sequence[StrPath], *, max_bytes: int = 256 << 20, max_seconds: float = 600.0) -> None:
+    def __init__(
+        self, paths: Sequence[str | os.PathLike[str]], *, max_bytes: int = 256 << 20, max_seconds: float = 600.0
+    ) -> None:
         if max_bytes < 0 or not max_seconds > 0:
             raise ConfigurationError(f"max_bytes must be >= 0 and max_seconds positive, got {max_bytes}, {max_seconds}")
         self.paths = [Path(p) for p in paths]

@@ -28,8 +28,9 @@ patches; a file that cannot be decoded becomes a
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,10 +43,10 @@ from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
 from musicgenre.device import resolve_device
 from musicgenre.errors import ConfigurationError
 from musicgenre.inference import FailedPrediction, SegmentPrediction
-from musicgenre.io import load_audio, waveform_to_mono
+from musicgenre.io import DecodedAudio, load_audio, waveform_to_mono
 from musicgenre.models.musicnn import Musicnn
 from musicgenre.models.pretrained import list_pretrained, load_pretrained, pretrained_info
-from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue
+from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, shares_memory
 
 __all__ = ["EmbeddingLayer", "TagResult", "Tagger"]
 
@@ -121,10 +122,19 @@ class _Prepare:
     def __init__(self, frontend: MusicnnFrontEnd, patch_frames: int) -> None:
         self.frontend = frontend
         self.patch_frames = patch_frames
+        self.decoded: Mapping[Path, DecodedAudio] = {}  # files decoded ahead (AudioPrefetch)
+
+    def with_decoded(self, decoded: Mapping[Path, DecodedAudio]) -> _Prepare:
+        """A copy that takes the files in *decoded* from memory."""
+        twin = copy.copy(self)
+        twin.decoded = decoded
+        return twin
 
     def load(self, path: Path) -> torch.Tensor:
-        wave, _ = load_audio(path, sample_rate=self.frontend.sample_rate, mono=True)
-        return wave[0]
+        early = self.decoded.get(path)
+        if early is not None:
+            return early.load(sample_rate=self.frontend.sample_rate)[0][0]
+        return load_audio(path, sample_rate=self.frontend.sample_rate, mono=True)[0][0]
 
     @torch.inference_mode()
     def __call__(self, wave: torch.Tensor) -> torch.Tensor:
@@ -423,6 +433,7 @@ class Tagger:
         files_per_batch: int = 4,
         num_workers: int | None = None,
         progress: bool | None = None,
+        decoded: Mapping[Path, DecodedAudio] | None = None,
     ) -> list[TagResult | FailedPrediction]:
         """Tag many files in worker processes; a bad file never stops the rest.
 
@@ -444,6 +455,10 @@ class Tagger:
             :func:`~musicgenre.parallel.default_workers` for the number of files.
         progress
             Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
+        decoded
+            Files already decoded, by path (:meth:`musicgenre.io.AudioPrefetch.stop`),
+            tagged without being read again, as in
+            :meth:`~musicgenre.inference.GenreClassifier.predict_many`.
 
         Returns
         -------
@@ -459,7 +474,8 @@ class Tagger:
         """
         k = self._check_top_k(top_k)
         workers = default_workers(len(paths)) if num_workers is None else num_workers
-        job = _TagJob(self._prepare, self._run if self.device.type == "cpu" else None)
+        prepare = self._prepare.with_decoded(decoded) if decoded and shares_memory(workers) else self._prepare
+        job = _TagJob(prepare, self._run if self.device.type == "cpu" else None)
         results: list[TagResult | FailedPrediction] = []
         for batch in map_files(
             job, paths, num_workers=workers, files_per_batch=files_per_batch, progress=progress, desc="tagging"

@@ -177,7 +177,7 @@ class Conv2dReLU(nn.Conv2d):
     A :class:`torch.nn.Conv2d` (same parameters, same state-dict keys) whose forward
     applies a ReLU. On the CPU, for float32 input without autograd, oneDNN applies the
     ReLU while it writes the convolution's output; otherwise the convolution runs and
-    then :func:`torch.relu`. Both give the same values up to float rounding: bit for bit
+    then ``torch.relu``. Both give the same values up to float rounding: bit for bit
     where PyTorch's own convolution runs oneDNN too (channels-last, or large enough maps;
     tested on the models' layers), else within a few float32 steps. Build one with
     :meth:`from_conv` or :func:`fuse_conv_relu`.
