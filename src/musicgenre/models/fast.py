@@ -224,6 +224,7 @@ class Conv2dReLU(nn.Conv2d):
         pad = tuple(padding) if not isinstance(padding, str) else padding
         if _CONV_POINTWISE is not None and not isinstance(pad, str) and self._fusable(x):
             geometry = (list(pad), list(self.stride), list(self.dilation), self.groups)
+            x = _one_channel_last(x, self.weight)
             return _CONV_POINTWISE(x, self.weight, self.bias, *geometry, "relu", [None], "")  # type: ignore[no-any-return]
         out = torch.nn.functional.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
         return torch.relu_(out)
@@ -237,6 +238,20 @@ class Conv2dReLU(nn.Conv2d):
             and torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
             and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
         )
+
+
+def _one_channel_last(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """A contiguous one-channel ``x`` as a channels-last view, when *weight* is channels-last.
+
+    With one channel the two layouts hold the same bytes, but PyTorch keeps the strides
+    it was given, and oneDNN, reading them as the default layout, then reorders its
+    channels-last weights for each call: 5.1 ms against 2.9 for the improved model's first
+    convolution over a 30-s track, measured alone (the same output).
+    """
+    if x.shape[1] != 1 or not x.is_contiguous() or not weight.is_contiguous(memory_format=torch.channels_last):
+        return x
+    n, _, h, w = x.shape
+    return x.as_strided(x.shape, (h * w, 1, w, 1))
 
 
 def fuse_conv_relu(model: nn.Module) -> int:
