@@ -250,7 +250,7 @@ def _one_channel_last(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """
     if x.shape[1] != 1 or not x.is_contiguous() or not weight.is_contiguous(memory_format=torch.channels_last):
         return x
-    n, _, h, w = x.shape
+    h, w = x.shape[2], x.shape[3]
     return x.as_strided(x.shape, (h * w, 1, w, 1))
 
 
