@@ -427,20 +427,26 @@ def _cell(walls: list[float]) -> tuple[float, str]:
     return float(np.median(values)), spread(values)
 
 
-def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[str], repeats: int) -> None:
-    """Each model x format: in-process and CLI, 0 workers and the default, in turns, *repeats* times (median)."""
+def prediction_part(
+    folder: Path, tracks: int, models: list[str], formats: list[str], repeats: int, cpu_python: str | None = None
+) -> None:
+    """Each model x format: in-process and CLI, 0 workers and the default, in turns, *repeats* times (median).
+
+    With *cpu_python*, the CLI with the default workers runs with that interpreter (a CPU-only torch) too.
+    """
     from musicgenre.inference import FailedPrediction, GenreClassifier
     from musicgenre.parallel import default_workers
 
     files, source = prediction_sets(folder, tracks)
     checkpoints = prediction_checkpoints(folder / "checkpoints")
     auto = default_workers(tracks)
-    starts = [run_child([sys.executable, "-c", "import musicgenre.cli, musicgenre.inference"])[0] for _ in range(3)]
-    start_up, start_spread = _cell(starts)
     header = ["model", "input", "how", "workers", "wall (s)", "x real time", "spread", "peak RSS (MiB)"]
-    rows: list[list[str]] = [
-        ["", "start-up (import musicgenre.inference)", "", "", f"{start_up:.2f}", "", start_spread]
-    ]
+    rows: list[list[str]] = []
+    for python in [sys.executable] + ([cpu_python] if cpu_python else []):
+        starts = [run_child([python, "-c", "import musicgenre.cli, musicgenre.inference"])[0] for _ in range(3)]
+        start_up, start_spread = _cell(starts)
+        build = "" if python == sys.executable else f", torch {torch_build(python)}"
+        rows.append(["", f"start-up (import musicgenre.inference{build})", "", "", f"{start_up:.2f}", "", start_spread])
     settings = sorted({0, auto})
     for model in models:
         # "reference-all": the reference model on all windows (--overlap 0) instead of its recipe's first.
@@ -459,6 +465,8 @@ def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[
             inproc: dict[int, list[float]] = {w: [] for w in settings}
             cli: dict[int, list[float]] = {w: [] for w in settings}
             rss: dict[int, float] = {}
+            cpu_walls: list[float] = []
+            cpu_rss = 0.0
             for _ in range(repeats):
                 for workers in settings:
                     begin = time.perf_counter()
@@ -474,6 +482,10 @@ def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[
                     wall, peak, _ = run_child(command)
                     cli[workers].append(wall)
                     rss[workers] = max(rss.get(workers, 0.0), peak)
+                    if cpu_python and workers == auto:
+                        wall, peak, _ = run_child([cpu_python, *command[1:]])
+                        cpu_walls.append(wall)
+                        cpu_rss = max(cpu_rss, peak)
             for how, walls in (("in-process", inproc), ("CLI, start-up included", cli)):
                 for workers in settings:
                     wall, spr = _cell(walls[workers])
@@ -481,6 +493,11 @@ def prediction_part(folder: Path, tracks: int, models: list[str], formats: list[
                     rss_text = f"{rss[workers]:.0f}" if how.startswith("CLI") else ""
                     speed = f"{audio / wall:,.0f}x"
                     rows.append([f"{model} ({windows})", fmt, how, label, f"{wall:.2f}", speed, spr, rss_text])
+            if cpu_python:
+                wall, spr = _cell(cpu_walls)
+                how = f"CLI, start-up included, torch {torch_build(cpu_python)}"
+                speed, label = f"{audio / wall:,.0f}x", f"{auto} (default)"
+                rows.append([f"{model} ({windows})", fmt, how, label, f"{wall:.2f}", speed, spr, f"{cpu_rss:.0f}"])
     table(
         f"Prediction of {tracks} x 30-s files ({source}), untrained models (the pretrained one: MSD_musicnn with an "
         f"untrained head) with the recipes' windows; wall seconds (median of {repeats}, 0 workers and the default "
@@ -551,7 +568,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--cpu-python",
         help="an interpreter with a CPU-only torch and musicgenre (e.g. a venv's bin/python): the long part's "
-        "prediction rows run with it too",
+        "prediction rows and the predict part's CLI rows with the default workers run with it too",
     )
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "musicgenre-real-path")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads (default: 1 2)")
@@ -564,7 +581,9 @@ def main(argv: list[str] | None = None) -> None:
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="musicgenre-real-path-") as tmp:
         if "predict" in args.parts:
-            prediction_part(args.data_dir, args.tracks, args.models, args.formats, args.predict_repeats)
+            prediction_part(
+                args.data_dir, args.tracks, args.models, args.formats, args.predict_repeats, args.cpu_python
+            )
         if "tags" in args.parts:
             tagging_part(args.data_dir, args.tracks, args.formats, args.predict_repeats)
         if "long" in args.parts:

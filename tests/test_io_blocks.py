@@ -18,7 +18,7 @@ from musicgenre.errors import (
     MusicGenreWarning,
     TruncatedAudioWarning,
 )
-from musicgenre.io import audio_info, iter_audio_blocks, load_audio
+from musicgenre.io import audio_info, iter_audio_blocks, load_audio, waveform_to_mono
 
 
 def _music(rng: np.random.Generator, seconds: float, rate: int, channels: int = 2) -> NDArray[np.float32]:
@@ -275,3 +275,17 @@ def test_errors_and_warnings_survive_pickling() -> None:
         assert type(copy) is type(item)
         assert str(copy) == str(item)
         assert vars(copy) == vars(item)
+
+
+@pytest.mark.parametrize(("file_rate", "target"), RATES, ids=[f"{a}->{b}" for a, b in RATES])
+def test_waveform_in_memory_converts_as_its_file_does(
+    tmp_path: Path, rng: np.random.Generator, file_rate: int, target: int
+) -> None:
+    """``waveform_to_mono`` on samples a user holds: the same mixing and resampling as ``load_audio``."""
+    path = tmp_path / "track.wav"
+    music = _music(rng, 7.3, file_rate)  # long enough for several of soxr's pieces at 44.1 kHz
+    sf.write(str(path), music, file_rate, subtype="FLOAT")
+    expected, _ = load_audio(path, sample_rate=target, mono=True)
+    got = waveform_to_mono(torch.from_numpy(music.T.copy()), sample_rate=file_rate, target_rate=target)
+    assert got.shape == expected.shape[1:]
+    assert torch.equal(got, expected[0])

@@ -519,12 +519,11 @@ def waveform_to_mono(
         if rate <= 0:
             raise ConfigurationError(f"{name} must be positive, got {rate}")
     frames = np.ascontiguousarray(data.astype(np.float32, copy=False).reshape(-1, data.shape[-1]).T)
-    mono = _mix_down(frames)
-    if sample_rate != target_rate:
-        mono = soxr.resample(mono, sample_rate, target_rate, quality="HQ")
-        if mono.size == 0:  # a few samples can vanish when downsampled
-            mono = np.zeros(1, dtype=np.float32)
-    return torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))
+    # The mixing and resampling of a decoded file (one block: the whole waveform).
+    convert = _Converter(Path("<waveform>"), sample_rate, frames.shape[1], sample_rate=target_rate, mono=True)
+    wave = convert(frames, last=True)
+    assert wave is not None  # a non-empty block always converts to at least one sample
+    return wave[0]
 
 
 def audio_info(path: StrPath) -> AudioInfo:
