@@ -37,7 +37,7 @@ What it does, each measured on the improved recipe's model (``benchmarks/real_pa
 from __future__ import annotations
 
 import copy
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -167,8 +167,19 @@ def replace_max_pooling(model: nn.Module) -> int:
     return replaced
 
 
-#: oneDNN's convolution with a fused activation, where this torch build has it (CPU builds with mkldnn).
-_CONV_POINTWISE = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+def _conv_pointwise() -> Any:
+    """The fused convolution + activation of oneDNN, if this torch build has it with the arguments used here."""
+    op = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+    try:
+        names = [argument.name for argument in op.default._schema.arguments]  # type: ignore[union-attr]
+    except (AttributeError, RuntimeError):
+        return None
+    expected = ["X", "W", "B", "padding", "stride", "dilation", "groups", "attr", "scalars", "algorithm"]
+    return op if names == expected else None
+
+
+#: The fused kernel (PyTorch's own operator, private, whose signature is checked above), or ``None``.
+_CONV_POINTWISE = _conv_pointwise()
 
 
 class Conv2dReLU(nn.Conv2d):
