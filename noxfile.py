@@ -32,7 +32,10 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHONS, reuse_venv=True)
 def tests(session: nox.Session) -> None:
     session.install(*TORCH, "-e", ".[dev]")
-    session.run("pytest", *session.posargs)
+    # python -m pytest, as the README runs it: the checkout's root is then on sys.path, which
+    # spawned workers need to unpickle jobs defined in the tests (the pytest script's own
+    # folder would be there instead).
+    session.run("python", "-m", "pytest", *session.posargs)
 
 
 # The lowest versions pyproject.toml admits of the libraries whose APIs the code leans on
@@ -51,7 +54,7 @@ def lowest(session: nox.Session) -> None:
         "-c",
         "import torch, torchaudio, numpy; print(torch.__version__, torchaudio.__version__, numpy.__version__)",
     )
-    session.run("pytest", "-m", "not build", *session.posargs)
+    session.run("python", "-m", "pytest", "-m", "not build", *session.posargs)
 
 
 @nox.session(reuse_venv=True)
