@@ -68,7 +68,14 @@ from musicgenre.audio.windowing import (
 )
 from musicgenre.device import resolve_device
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
-from musicgenre.io import DecodedAudio, audio_info, find_audio_files, iter_audio_blocks, load_audio, waveform_to_mono
+from musicgenre.io import (
+    DecodedAudio,
+    audio_info,
+    find_audio_files,
+    iter_audio_blocks,
+    load_mono,
+    waveform_to_mono,
+)
 from musicgenre.models.checkpoint import load_checkpoint
 from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.fast import optimize_for_inference
@@ -287,10 +294,7 @@ class _Featurizer:
         return self.front_end.sample_rate
 
     def load(self, path: Path) -> torch.Tensor:
-        early = self.decoded.get(path)
-        if early is not None:
-            return early.load(sample_rate=self.rate)[0][0]
-        return load_audio(path, sample_rate=self.rate, mono=True)[0][0]
+        return load_mono(path, sample_rate=self.rate, decoded=self.decoded)
 
     def __call__(self, wave: torch.Tensor, samples: int | None = None) -> _Track:
         frames = track_frames(wave, self.front_end, self.windowing)

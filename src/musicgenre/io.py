@@ -53,7 +53,7 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +84,7 @@ __all__ = [
     "find_audio_files",
     "iter_audio_blocks",
     "load_audio",
+    "load_mono",
     "walk_files",
     "waveform_to_mono",
 ]
@@ -909,6 +910,22 @@ class DecodedAudio:
             wave = convert(samples[start : start + block_frames, None], last=start + block_frames >= len(samples))
             if wave is not None:
                 yield wave
+
+
+def load_mono(path: StrPath, *, sample_rate: int, decoded: Mapping[Path, DecodedAudio] | None = None) -> torch.Tensor:
+    """A file's ``(time,)`` mono samples at *sample_rate*, from *decoded* if it is there.
+
+    ``load_audio(path, sample_rate=sample_rate, mono=True)[0][0]``, or the same samples from
+    a :class:`DecodedAudio` that :class:`AudioPrefetch` made of the file (the same warnings
+    and errors too), without reading it again.
+    """
+    early = decoded.get(Path(path)) if decoded else None
+    wave = (
+        early.load(sample_rate=sample_rate)[0]
+        if early is not None
+        else load_audio(path, sample_rate=sample_rate, mono=True)[0]
+    )
+    return wave[0]
 
 
 class AudioPrefetch:

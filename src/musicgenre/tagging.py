@@ -43,7 +43,7 @@ from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
 from musicgenre.device import resolve_device
 from musicgenre.errors import ConfigurationError
 from musicgenre.inference import FailedPrediction, SegmentPrediction
-from musicgenre.io import DecodedAudio, load_audio, waveform_to_mono
+from musicgenre.io import DecodedAudio, load_mono, waveform_to_mono
 from musicgenre.models.musicnn import Musicnn
 from musicgenre.models.pretrained import list_pretrained, load_pretrained, pretrained_info
 from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, shares_memory
@@ -131,10 +131,7 @@ class _Prepare:
         return twin
 
     def load(self, path: Path) -> torch.Tensor:
-        early = self.decoded.get(path)
-        if early is not None:
-            return early.load(sample_rate=self.frontend.sample_rate)[0][0]
-        return load_audio(path, sample_rate=self.frontend.sample_rate, mono=True)[0][0]
+        return load_mono(path, sample_rate=self.frontend.sample_rate, decoded=self.decoded)
 
     @torch.inference_mode()
     def __call__(self, wave: torch.Tensor) -> torch.Tensor:
