@@ -936,8 +936,8 @@ class AudioPrefetch:
     by then to :meth:`~musicgenre.inference.GenreClassifier.predict_many`. The thread
     decodes the compressed files (MP3, OGG, FLAC) in order with libsndfile (which releases
     the GIL while it works), mixes each to mono (:class:`DecodedAudio`) and keeps it;
-    resampling waits for the model's rate. This module imports PyTorch only where it makes tensors, so the thread
-    can run while PyTorch loads.
+    resampling waits for the model's rate. This module imports PyTorch only where it makes
+    tensors, so the thread can run while PyTorch loads.
 
     Parameters
     ----------
@@ -1029,5 +1029,4 @@ class AudioPrefetch:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._halt.set()
-        self._thread.join()
+        self.stop()

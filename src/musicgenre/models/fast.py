@@ -203,10 +203,15 @@ class Conv2dReLU(nn.Conv2d):
     True
     """
 
+    @staticmethod
+    def accepts(conv: nn.Conv2d) -> bool:
+        """Whether *conv* pads with zeros by a number of samples, as :meth:`from_conv` needs."""
+        return conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
+
     @classmethod
     def from_conv(cls, conv: nn.Conv2d) -> Conv2dReLU:
         """A :class:`Conv2dReLU` sharing *conv*'s weight and bias (zero padding only)."""
-        if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+        if not cls.accepts(conv):
             raise ConfigurationError(
                 f"Conv2dReLU needs numeric zero padding, got padding={conv.padding!r}, mode {conv.padding_mode!r}"
             )
@@ -285,7 +290,7 @@ def fuse_conv_relu(model: nn.Module) -> int:
             continue
         for i in range(len(module) - 1):
             conv = module[i]
-            if type(conv) is not nn.Conv2d or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            if type(conv) is not nn.Conv2d or not Conv2dReLU.accepts(conv):
                 continue
             j = i + 1
             while j < len(module) and type(module[j]) is nn.Identity:
