@@ -49,8 +49,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers; at run time th
 #: Where each top-level name lives that needs PyTorch. ``import musicgenre`` imports none
 #: of them (only the version, the errors and the genre names): the first use of one imports
 #: its module, so ``musicgenre --version`` and
-#: the command"s argument parsing take milliseconds, and ``musicgenre predict`` can start
-#: decoding while PyTorch loads (:class:`musicgenre.io.AudioPrefetch`).
+#: the command's argument parsing take milliseconds.
 _HOMES: dict[str, tuple[str, ...]] = {
     "musicgenre.audio": ("AudioUtil", "ClipFeatures", "FeatureConfig"),
     "musicgenre.data": ("AudioFolderDataset", "GTZANDataset", "extract_features"),

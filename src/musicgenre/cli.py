@@ -17,8 +17,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, overload
 
@@ -27,7 +26,6 @@ from musicgenre.errors import MusicGenreError
 
 if TYPE_CHECKING:
     from musicgenre.inference import FailedPrediction
-    from musicgenre.io import DecodedAudio
 
 __all__ = ["build_parser", "main", "run"]
 
@@ -73,32 +71,14 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, *, right: Sequence[int] =
 
 
 # -- predict ---------------------------------------------------------------------------
-@contextmanager
-def _decoding_ahead(files: Sequence[Path]) -> Iterator[dict[Path, DecodedAudio]]:
-    """Decode the first *files* in a thread while the body loads PyTorch and the model (3 s or so).
-
-    The dict is filled with what was decoded when the body ends.
-    """
-    from musicgenre.io import AudioPrefetch
-
-    decoded: dict[Path, DecodedAudio] = {}
-    ahead = AudioPrefetch(files) if files else None
-    try:
-        yield decoded
-    finally:
-        if ahead is not None:
-            decoded.update(ahead.stop())
-
-
 def _cmd_predict(args: argparse.Namespace) -> int:
     planned = _plan_inputs(args.inputs)
     files = [p for p in planned if isinstance(p, Path)]
-    with _decoding_ahead(files) as decoded:
-        from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
+    from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
 
-        classifier = GenreClassifier.from_checkpoint(
-            args.checkpoint, overlap=args.overlap, batch_size=args.batch_size, device=args.device
-        )
+    classifier = GenreClassifier.from_checkpoint(
+        args.checkpoint, overlap=args.overlap, batch_size=args.batch_size, device=args.device
+    )
     # --format jsonl streams the timeline: each window's line is written as soon as it is scored.
     stream = args.format == "jsonl" and args.timeline
 
@@ -109,7 +89,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predicted = iter(
         classifier.predict_many(
             files,
-            decoded=decoded,
             top_k=args.top_k,
             timeline=args.timeline and not stream,
             batch_size=args.files_per_batch,
@@ -188,15 +167,13 @@ def _plan_inputs(inputs: Sequence[Path]) -> list[Path | FailedPrediction]:
 def _cmd_tags(args: argparse.Namespace) -> int:
     planned = _plan_inputs(args.inputs)
     files = [p for p in planned if isinstance(p, Path)]
-    with _decoding_ahead(files) as decoded:
-        from musicgenre.inference import FailedPrediction
-        from musicgenre.tagging import Tagger, TagResult
+    from musicgenre.inference import FailedPrediction
+    from musicgenre.tagging import Tagger, TagResult
 
-        tagger = Tagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
+    tagger = Tagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
     tagged = iter(
         tagger.tag_many(
             files,
-            decoded=decoded,
             top_k=args.top_k,
             files_per_batch=args.files_per_batch,
             num_workers=args.workers,

@@ -44,9 +44,7 @@ in :attr:`Prediction.warnings`.
 
 from __future__ import annotations
 
-import copy
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +53,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from musicgenre._config import StrPath
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.audio.windowing import (
@@ -69,7 +68,6 @@ from musicgenre.audio.windowing import (
 from musicgenre.device import resolve_device
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
 from musicgenre.io import (
-    DecodedAudio,
     audio_info,
     find_audio_files,
     iter_audio_blocks,
@@ -81,7 +79,7 @@ from musicgenre.models.cnn import GenreCNN
 from musicgenre.models.fast import optimize_for_inference
 from musicgenre.models.scoring import average_tracks, score_overlapping, score_windows, shares_windows
 from musicgenre.models.transfer import MusicnnClassifier
-from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, run_job, shares_memory
+from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, run_job
 
 __all__ = [
     "FailedPrediction",
@@ -91,7 +89,6 @@ __all__ = [
     "find_audio_files",
 ]
 
-StrPath = str | os.PathLike[str]
 Waveform = torch.Tensor | NDArray[np.floating[Any]]
 
 
@@ -281,20 +278,13 @@ class _Featurizer:
         self.front_end: FrontEnd = front_end if front_end is not None else LogMelFrontEnd(config)
         self.stream_seconds = stream_seconds
         self.block_seconds = block_seconds
-        self.decoded: Mapping[Path, DecodedAudio] = {}  # files decoded ahead (AudioPrefetch)
-
-    def with_decoded(self, decoded: Mapping[Path, DecodedAudio]) -> _Featurizer:
-        """A copy that takes the files in *decoded* from memory."""
-        twin = copy.copy(self)
-        twin.decoded = decoded
-        return twin
 
     @property
     def rate(self) -> int:
         return self.front_end.sample_rate
 
     def load(self, path: Path) -> torch.Tensor:
-        return load_mono(path, sample_rate=self.rate, decoded=self.decoded)
+        return load_mono(path, sample_rate=self.rate)
 
     def __call__(self, wave: torch.Tensor, samples: int | None = None) -> _Track:
         frames = track_frames(wave, self.front_end, self.windowing)
@@ -307,24 +297,16 @@ class _Featurizer:
         """Whether *path* is long enough to be predicted block by block (log-mel front end, all windows)."""
         if self.windowing.mode == "first" or not isinstance(self.front_end, LogMelFrontEnd):
             return False
-        early = self.decoded.get(path)
-        if early is not None:  # decoded ahead, so no longer than the prefetch's max_seconds
-            return early.samples is not None and early.frames > self.stream_seconds * early.sample_rate
         info = audio_info(path)
         return info.frames > self.stream_seconds * info.sample_rate
 
     def first(self, path: Path) -> _Track:
-        """The ``"first"`` window's track, decoding (or resampling, if decoded ahead) only the start of the file."""
-        early = self.decoded.get(path)
+        """The ``"first"`` window's track, decoding only the start of the file."""
         need = self.front_end.window_samples
         seconds = need / self.rate + 0.5
-        if early is not None:
-            frames, file_rate = early.frames, early.sample_rate
-            blocks = early.blocks(sample_rate=self.rate, block_seconds=seconds)
-        else:
-            info = audio_info(path)
-            frames, file_rate = info.frames, info.sample_rate
-            blocks = iter_audio_blocks(path, sample_rate=self.rate, mono=True, block_seconds=seconds)
+        info = audio_info(path)
+        frames, file_rate = info.frames, info.sample_rate
+        blocks = iter_audio_blocks(path, sample_rate=self.rate, mono=True, block_seconds=seconds)
         samples = max(1, round(frames * self.rate / file_rate))
         parts: list[torch.Tensor] = []
         got = 0
@@ -787,7 +769,6 @@ class GenreClassifier:
         num_workers: int | None = None,
         progress: bool | None = None,
         on_segment: Callable[[Path, SegmentPrediction], None] | None = None,
-        decoded: Mapping[Path, DecodedAudio] | None = None,
     ) -> list[Prediction | FailedPrediction]:
         """Predict many files in worker processes; a bad file never stops the rest.
 
@@ -812,12 +793,6 @@ class GenreClassifier:
             Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
         on_segment
             Called with each file and each of its windows' predictions, as they are scored.
-        decoded
-            Files already decoded, by path (:meth:`musicgenre.io.AudioPrefetch.stop`): they
-            are resampled and scored without being read again, with the same results.
-            Forked workers (Linux) share them with this process; where workers are
-            started otherwise (``spawn``, ``forkserver``) each would get a copy, so they
-            are not used there.
 
         Returns
         -------
@@ -836,10 +811,7 @@ class GenreClassifier:
         workers = default_workers(len(paths)) if num_workers is None else num_workers
         # On the CPU each file's job runs the model too, so every worker keeps a core busy
         # end to end; on an accelerator the windows of a batch of files go to it together.
-        featurizer = self._featurizer
-        if decoded and shares_memory(workers):
-            featurizer = featurizer.with_decoded(decoded)
-        job = _TrackJob(featurizer, self._scorer if self.device.type == "cpu" else None)
+        job = _TrackJob(self._featurizer, self._scorer if self.device.type == "cpu" else None)
         results: list[Prediction | FailedPrediction] = []
         for batch in map_files(
             job, paths, num_workers=workers, files_per_batch=batch_size, progress=progress, desc="predicting"

@@ -6,10 +6,8 @@ resampler for the common 44.1 kHz -> 22.05 kHz case. :func:`load_audio` decodes 
 file; :func:`iter_audio_blocks` decodes it block by block, so memory stays bounded for any
 length. Both go through one implementation of mixing and resampling (``_Converter``),
 so the blocks of a file, concatenated, equal :func:`load_audio`'s waveform (exactly, or
-within 1e-6 for MP3; see :func:`iter_audio_blocks`). :class:`AudioPrefetch` decodes files
-in a background thread into :class:`DecodedAudio`, whose methods give the same from memory.
-This module imports PyTorch only where it makes tensors, so such a thread can decode while
-PyTorch loads. :func:`find_audio_files` lists a folder's audio files.
+within 1e-6 for MP3; see :func:`iter_audio_blocks`). This module imports PyTorch only
+where it makes tensors. :func:`find_audio_files` lists a folder's audio files.
 
 Channels are mixed to mono *before* resampling (one resampler channel, not two) by a sum
 of column views of soundfile's ``(frames, channels)`` array: numpy's ``mean(axis=1)`` over
@@ -53,11 +51,10 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,6 +62,7 @@ import soundfile as sf
 import soxr
 from numpy.typing import NDArray
 
+from musicgenre._config import StrPath
 from musicgenre.errors import (
     AudioDecodeError,
     ConfigurationError,
@@ -78,8 +76,6 @@ if TYPE_CHECKING:  # imported where tensors are made: decoding can start while P
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioInfo",
-    "AudioPrefetch",
-    "DecodedAudio",
     "audio_info",
     "find_audio_files",
     "iter_audio_blocks",
@@ -92,7 +88,6 @@ __all__ = [
 #: File extensions (lower case) that :func:`load_audio` decodes and datasets look for.
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
-StrPath = str | os.PathLike[str]
 Samples = NDArray[np.float32]
 
 
@@ -658,8 +653,7 @@ def _decode(p: Path, *, max_seconds: float | None = None, compressed_only: bool 
     ``None``, without reading samples, if it announces more than *max_seconds* or, with
     *compressed_only*, if its samples are stored uncompressed (:data:`_UNCOMPRESSED`).
 
-    Issues no warning itself (it runs in :class:`AudioPrefetch`'s thread too, where
-    :func:`warnings.catch_warnings` cannot be used): they are returned, in the order
+    Issues no warning itself: they are returned, in the order
     :func:`load_audio` issues them.
     """
     lines: list[str] = []
@@ -827,206 +821,9 @@ def find_audio_files(folder: StrPath) -> list[Path]:
     return [path for path in walk_files(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
 
 
-# -- decoding ahead -------------------------------------------------------------------------
+def load_mono(path: StrPath, *, sample_rate: int) -> torch.Tensor:
+    """A file's ``(time,)`` mono samples at *sample_rate*.
 
-
-@dataclass(frozen=True, eq=False)
-class DecodedAudio:
-    """A file decoded ahead of its use by :class:`AudioPrefetch`: mono samples at the file's rate, or the error.
-
-    Its methods give what :func:`load_audio` and :func:`iter_audio_blocks` give for the
-    file with ``mono=True``, from memory: the same samples (the mixing and soxr's
-    resampling are theirs), the same warnings, issued when called, and the same
-    :class:`~musicgenre.errors.AudioDecodeError`, raised when called.
-
-    Attributes
-    ----------
-    path
-        The file.
-    sample_rate
-        The file's rate.
-    frames
-        The frames its header announces (:attr:`AudioInfo.frames`).
-    samples
-        ``(time,)`` float32, the channels' mean; ``None`` if decoding failed.
-    notes
-        The warnings decoding called for (:class:`~musicgenre.errors.TruncatedAudioWarning`,
-        :class:`~musicgenre.errors.DecoderWarning`).
-    error
-        Why the file could not be decoded, or ``None``.
+    ``load_audio(path, sample_rate=sample_rate, mono=True)[0][0]``.
     """
-
-    path: Path
-    sample_rate: int
-    frames: int
-    samples: Samples | None
-    notes: tuple[Warning, ...] = ()
-    error: AudioDecodeError | None = None
-
-    def _checked(self, sample_rate: int | None) -> Samples:
-        _check_rate(sample_rate)
-        if self.error is not None:
-            raise self.error
-        assert self.samples is not None
-        for note in self.notes:
-            warnings.warn(note, stacklevel=3)
-        return self.samples
-
-    def load(self, *, sample_rate: int | None = None) -> tuple[torch.Tensor, int]:
-        """``load_audio(path, sample_rate=sample_rate, mono=True)``, bit for bit, without reading the file again.
-
-        Raises
-        ------
-        AudioDecodeError
-            :attr:`error`, if decoding failed.
-        """
-        samples = self._checked(sample_rate)
-        convert = _Converter(self.path, self.sample_rate, 1, sample_rate=sample_rate, mono=True)
-        wave = convert(samples[:, None], last=True)
-        assert wave is not None  # a non-empty block always converts to at least one sample
-        return wave, convert.rate
-
-    def blocks(self, *, sample_rate: int | None = None, block_seconds: float = 30.0) -> Iterator[torch.Tensor]:
-        """``iter_audio_blocks(path, sample_rate=sample_rate, mono=True, block_seconds=block_seconds)`` from memory.
-
-        The blocks, concatenated, equal :meth:`load`'s waveform exactly. Convert only the
-        first blocks to resample only the start of the file.
-
-        Raises
-        ------
-        AudioDecodeError
-            :attr:`error`, if decoding failed.
-        ConfigurationError
-            If *sample_rate* or *block_seconds* is not positive.
-        """
-        if not block_seconds > 0:
-            raise ConfigurationError(f"block_seconds must be positive, got {block_seconds}")
-        samples = self._checked(sample_rate)
-        return self._blocks(samples, sample_rate, max(1, round(block_seconds * self.sample_rate)))
-
-    def _blocks(self, samples: Samples, sample_rate: int | None, block_frames: int) -> Iterator[torch.Tensor]:
-        convert = _Converter(self.path, self.sample_rate, 1, sample_rate=sample_rate, mono=True)
-        for start in range(0, len(samples), block_frames):
-            wave = convert(samples[start : start + block_frames, None], last=start + block_frames >= len(samples))
-            if wave is not None:
-                yield wave
-
-
-def load_mono(path: StrPath, *, sample_rate: int, decoded: Mapping[Path, DecodedAudio] | None = None) -> torch.Tensor:
-    """A file's ``(time,)`` mono samples at *sample_rate*, from *decoded* if it is there.
-
-    ``load_audio(path, sample_rate=sample_rate, mono=True)[0][0]``, or the same samples from
-    a :class:`DecodedAudio` that :class:`AudioPrefetch` made of the file (the same warnings
-    and errors too), without reading it again.
-    """
-    early = decoded.get(Path(path)) if decoded else None
-    wave = (
-        early.load(sample_rate=sample_rate)[0]
-        if early is not None
-        else load_audio(path, sample_rate=sample_rate, mono=True)[0]
-    )
-    return wave[0]
-
-
-class AudioPrefetch:
-    """Decode files in a background thread while the program does something else.
-
-    ``musicgenre predict`` starts one on its input files before it imports PyTorch (about
-    3 s on a 2-core machine, when one core has nothing to do) and hands what it decoded
-    by then to :meth:`~musicgenre.inference.GenreClassifier.predict_many`. The thread
-    decodes the compressed files (MP3, OGG, FLAC) in order with libsndfile (which releases
-    the GIL while it works), mixes each to mono (:class:`DecodedAudio`) and keeps it;
-    resampling waits for the model's rate. This module imports PyTorch only where it makes
-    tensors, so the thread can run while PyTorch loads.
-
-    Parameters
-    ----------
-    paths
-        The files, in the order they are to be decoded.
-    max_bytes
-        Memory for the decoded samples (float32 mono at the files' rates: 5.3 MB for 30 s at
-        44.1 kHz); decoding stops before a file that would exceed it.
-    max_seconds
-        Files announcing more audio are skipped (their users stream them: see
-        :class:`~musicgenre.inference.GenreClassifier`'s ``stream_seconds``). What is
-        skipped is decoded where it is used, as if there had been no prefetch.
-    uncompressed
-        Also decode files whose samples are stored uncompressed (PCM WAV, AIFF, AU):
-        reading them costs next to nothing (1 ms for a 30-s 22.05 kHz WAV), so by default
-        they are skipped rather than held in memory.
-
-    Examples
-    --------
-    >>> import numpy as np, soundfile as sf, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "jazz.00054.wav")
-    >>> sf.write(path, np.zeros((44100, 2), dtype="float32"), 44100)
-    >>> ahead = AudioPrefetch([path], uncompressed=True)  # a WAV: decoded only when asked
-    >>> # ... meanwhile: import torch, load a model ...
-    >>> decoded = ahead.wait()  # or ahead.stop(): no more files, keep those decoded
-    >>> wave, rate = decoded[Path(path)].load(sample_rate=22050)
-    >>> tuple(wave.shape), rate
-    ((1, 22050), 22050)
-    """
-
-    def __init__(
-        self,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        max_bytes: int = 256 << 20,
-        max_seconds: float = 600.0,
-        uncompressed: bool = False,
-    ) -> None:
-        if max_bytes < 0 or not max_seconds > 0:
-            raise ConfigurationError(f"max_bytes must be >= 0 and max_seconds positive, got {max_bytes}, {max_seconds}")
-        self.paths = [Path(p) for p in paths]
-        self.max_bytes = max_bytes
-        self.max_seconds = max_seconds
-        self.uncompressed = uncompressed
-        self._done: dict[Path, DecodedAudio] = {}
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="musicgenre-prefetch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        budget = self.max_bytes
-        for path in self.paths:
-            if self._halt.is_set() or budget <= 0:
-                return
-            try:
-                _check_file(path)
-                decoded = _decode(path, max_seconds=self.max_seconds, compressed_only=not self.uncompressed)
-            except AudioDecodeError as exc:
-                self._done[path] = DecodedAudio(path, 0, 0, None, error=exc)
-                continue
-            except Exception:  # anything else: left to the file's user, which decodes it again and reports it
-                continue
-            if decoded is None:
-                continue
-            mono = np.ascontiguousarray(_mix_down(decoded.data))
-            if mono.nbytes > budget:
-                return
-            budget -= mono.nbytes
-            self._done[path] = DecodedAudio(path, decoded.file_rate, decoded.announced, mono, decoded.notes)
-
-    def wait(self) -> dict[Path, DecodedAudio]:
-        """Wait until every file is decoded (or the memory is spent); the files decoded, by path."""
-        self._thread.join()
-        return dict(self._done)
-
-    def stop(self) -> dict[Path, DecodedAudio]:
-        """Stop after the file being decoded; the files decoded so far, by path.
-
-        Waits for the thread, so no decoding runs after it returns (call it before forking
-        worker processes). Calling it again returns the same files.
-        """
-        self._halt.set()
-        self._thread.join()
-        return dict(self._done)
-
-    def __enter__(self) -> AudioPrefetch:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    return load_audio(path, sample_rate=sample_rate, mono=True)[0][0]

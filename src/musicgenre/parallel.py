@@ -23,7 +23,6 @@ computed by the workers left it the bottleneck, on one thread.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +33,7 @@ from typing import Generic, TypeVar
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from musicgenre._config import StrPath
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 
 __all__ = [
@@ -44,14 +44,12 @@ __all__ = [
     "map_items",
     "reissue",
     "run_job",
-    "shares_memory",
     "usable_cores",
 ]
 
 T = TypeVar("T")
 In = TypeVar("In")
 R = TypeVar("R")
-StrPath = str | os.PathLike[str]
 
 
 def usable_cores() -> int:
@@ -63,15 +61,6 @@ def usable_cores() -> int:
 
 #: Below this many files per usable core, :func:`default_workers` chooses no worker processes.
 FILES_PER_WORKER = 4
-
-
-def shares_memory(num_workers: int) -> bool:
-    """Whether what this process holds reaches *num_workers* workers without a copy.
-
-    True for no workers, and for forked ones (the default start method on Linux before
-    Python 3.14); ``spawn`` and ``forkserver`` workers get a pickled copy of the job.
-    """
-    return num_workers == 0 or multiprocessing.get_start_method() == "fork"
 
 
 def default_workers(files: int) -> int:

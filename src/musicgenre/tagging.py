@@ -28,9 +28,7 @@ patches; a file that cannot be decoded becomes a
 
 from __future__ import annotations
 
-import copy
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,18 +37,18 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from musicgenre._config import StrPath
 from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
 from musicgenre.device import resolve_device
 from musicgenre.errors import ConfigurationError
 from musicgenre.inference import FailedPrediction, SegmentPrediction
-from musicgenre.io import DecodedAudio, load_mono, waveform_to_mono
+from musicgenre.io import load_mono, waveform_to_mono
 from musicgenre.models.musicnn import Musicnn
 from musicgenre.models.pretrained import list_pretrained, load_pretrained, pretrained_info
-from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue, shares_memory
+from musicgenre.parallel import FileOutcome, default_workers, map_files, reissue
 
 __all__ = ["EmbeddingLayer", "TagResult", "Tagger"]
 
-StrPath = str | os.PathLike[str]
 Waveform = torch.Tensor | NDArray[np.floating[Any]]
 EmbeddingLayer = Literal["penultimate", "pooled"]
 """Which representation :meth:`Tagger.embed` returns: the 200-d penultimate layer or the 1,506-d pooled features."""
@@ -122,16 +120,9 @@ class _Prepare:
     def __init__(self, frontend: MusicnnFrontEnd, patch_frames: int) -> None:
         self.frontend = frontend
         self.patch_frames = patch_frames
-        self.decoded: Mapping[Path, DecodedAudio] = {}  # files decoded ahead (AudioPrefetch)
-
-    def with_decoded(self, decoded: Mapping[Path, DecodedAudio]) -> _Prepare:
-        """A copy that takes the files in *decoded* from memory."""
-        twin = copy.copy(self)
-        twin.decoded = decoded
-        return twin
 
     def load(self, path: Path) -> torch.Tensor:
-        return load_mono(path, sample_rate=self.frontend.sample_rate, decoded=self.decoded)
+        return load_mono(path, sample_rate=self.frontend.sample_rate)
 
     @torch.inference_mode()
     def __call__(self, wave: torch.Tensor) -> torch.Tensor:
@@ -430,7 +421,6 @@ class Tagger:
         files_per_batch: int = 4,
         num_workers: int | None = None,
         progress: bool | None = None,
-        decoded: Mapping[Path, DecodedAudio] | None = None,
     ) -> list[TagResult | FailedPrediction]:
         """Tag many files in worker processes; a bad file never stops the rest.
 
@@ -452,10 +442,6 @@ class Tagger:
             :func:`~musicgenre.parallel.default_workers` for the number of files.
         progress
             Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
-        decoded
-            Files already decoded, by path (:meth:`musicgenre.io.AudioPrefetch.stop`),
-            tagged without being read again, as in
-            :meth:`~musicgenre.inference.GenreClassifier.predict_many`.
 
         Returns
         -------
@@ -471,8 +457,7 @@ class Tagger:
         """
         k = self._check_top_k(top_k)
         workers = default_workers(len(paths)) if num_workers is None else num_workers
-        prepare = self._prepare.with_decoded(decoded) if decoded and shares_memory(workers) else self._prepare
-        job = _TagJob(prepare, self._run if self.device.type == "cpu" else None)
+        job = _TagJob(self._prepare, self._run if self.device.type == "cpu" else None)
         results: list[TagResult | FailedPrediction] = []
         for batch in map_files(
             job, paths, num_workers=workers, files_per_batch=files_per_batch, progress=progress, desc="tagging"

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from musicgenre._config import from_plain
 from musicgenre.audio import functional as F
 from musicgenre.errors import ConfigurationError
 
@@ -84,10 +85,7 @@ class FeatureConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
         """Rebuild from :meth:`to_dict`'s output; unknown keys raise :class:`ConfigurationError`."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown FeatureConfig keys: {sorted(unknown)}")
-        return cls(**data)
+        return from_plain(cls, data)
 
 
 class ToMono(nn.Module):

@@ -44,6 +44,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 
+from musicgenre._config import check_keys
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import ConfigurationError
@@ -128,9 +129,7 @@ class Windowing:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Windowing:
         """Rebuild from :meth:`to_dict`'s output; unknown keys raise :class:`~musicgenre.errors.ConfigurationError`."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown Windowing keys: {sorted(unknown)}")
+        check_keys(cls, data)
         hop = data.get("hop_frames")
         return cls(
             mode=data.get("mode", "all"),

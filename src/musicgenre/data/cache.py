@@ -41,6 +41,7 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
+from musicgenre._random import item_generator
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.audio.windowing import FrontEnd, LogMelFrontEnd
 from musicgenre.data.base import SkippedFile, warn_skipped
@@ -118,25 +119,6 @@ def feature_key(config: FeatureConfig, max_samples: int | None, front_end: str |
         settings["front_end"] = front_end
     blob = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def item_generator(seed: int, epoch: int, index: int) -> torch.Generator:
-    """A generator seeded from ``(seed, epoch, index)`` alone, for one item's augmentation.
-
-    Each item of each epoch gets its own stream, whichever process reads it: so loader
-    workers never replay each other's draws, and the draws do not depend on
-    ``num_workers``, on the start method (fork or spawn) or on the order of the items.
-
-    Examples
-    --------
-    >>> a = torch.rand(2, generator=item_generator(0, 1, 5))
-    >>> torch.equal(a, torch.rand(2, generator=item_generator(0, 1, 5)))
-    True
-    >>> torch.equal(a, torch.rand(2, generator=item_generator(0, 2, 5)))
-    False
-    """
-    state = np.random.SeedSequence([seed % 2**63, epoch, index]).generate_state(1, dtype=np.uint64)
-    return torch.Generator().manual_seed(int(state[0]))
 
 
 def content_hash(path: str | os.PathLike[str]) -> str:

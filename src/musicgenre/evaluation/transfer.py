@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
+from musicgenre._random import item_generator
 from musicgenre.audio.windowing import Windowing, cut_windows, window_layout
 from musicgenre.data.cache import CacheMode, FeatureSet, embed_features
 from musicgenre.errors import ConfigurationError
@@ -230,12 +231,6 @@ class BalancedTrainer(Trainer):
         return nn.functional.cross_entropy(logits, targets, weight=weight, label_smoothing=self.config.label_smoothing)
 
 
-def _generator(seed: int, epoch: int, item: int) -> torch.Generator:
-    """A generator of its own for one item of one epoch: the draws depend on nothing else."""
-    state = np.random.SeedSequence([seed % 2**63, epoch, item]).generate_state(1, dtype=np.uint64)
-    return torch.Generator().manual_seed(int(state[0]))
-
-
 @contextlib.contextmanager
 def _one_thread() -> Iterator[None]:
     threads = torch.get_num_threads()
@@ -280,7 +275,7 @@ class _SubsetMeans(Dataset[tuple[torch.Tensor, int]]):
         if self._means is None or self._drawn_for not in (self.epoch, -2):
             w = self.weights
             if self.keep < 1.0:
-                kept = torch.rand(len(w), generator=_generator(self.seed, self.epoch, 0)) < self.keep
+                kept = torch.rand(len(w), generator=item_generator(self.seed, self.epoch, 0)) < self.keep
                 empty = torch.zeros(len(self.targets)).index_add_(0, self.track, kept.float()) == 0
                 kept[self.first[empty]] = True  # at least one window per item
                 w = w * kept
@@ -414,7 +409,7 @@ class _RandomWindows(Dataset[tuple[torch.Tensor, int]]):
         if spare < 0:
             frames = nn.functional.pad(frames, (0, -spare), value=self.silence)
             spare = 0
-        start = int(torch.randint(spare + 1, (1,), generator=_generator(self.seed, self.epoch, item)))
+        start = int(torch.randint(spare + 1, (1,), generator=item_generator(self.seed, self.epoch, item)))
         return frames[..., start : start + self.n_frames], self.data.targets[index]
 
 

@@ -23,6 +23,7 @@ from musicgenre.models.pretrained import (
     pretrained_info,
     weights_path,
 )
+from musicgenre.models.protocol import GenreModel, ModelInput
 from musicgenre.models.registry import get_model_class, register_model, registered_models
 from musicgenre.models.transfer import MusicnnClassifier, MusicnnFrames, TransferConfig, TransferHead
 
@@ -33,6 +34,8 @@ __all__ = [
     "ConvBlock",
     "GenreCNN",
     "GenreCNNConfig",
+    "GenreModel",
+    "ModelInput",
     "Musicnn",
     "MusicnnClassifier",
     "MusicnnConfig",

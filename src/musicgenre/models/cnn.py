@@ -8,9 +8,7 @@ to the 128-d embedding (ReLU, dropout 0.3), then to 10 logits: 451,786 parameter
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,8 +16,11 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from musicgenre._config import from_plain
+from musicgenre._random import seeded
 from musicgenre.errors import CheckpointError, ConfigurationError
 from musicgenre.models.checkpoint import load_checkpoint
+from musicgenre.models.protocol import GenreModel
 from musicgenre.models.registry import register_model
 
 __all__ = ["GenreCNN", "GenreCNNConfig"]
@@ -100,27 +101,11 @@ class GenreCNNConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenreCNNConfig:
         """Rebuild from :meth:`to_dict`'s output; unknown keys raise :class:`ConfigurationError`."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown GenreCNNConfig keys: {sorted(unknown)}")
-        values = dict(data)
-        if "channels" in values:
-            values["channels"] = tuple(values["channels"])
-        return cls(**values)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None) -> Iterator[None]:
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
+        return from_plain(cls, data, channels=tuple)
 
 
 @register_model
-class GenreCNN(nn.Module):
+class GenreCNN(GenreModel):
     """A small CNN over log-mel spectrograms, the reference's by default.
 
     The model is split the timm way: :meth:`forward_features` (conv blocks),
@@ -146,12 +131,14 @@ class GenreCNN(nn.Module):
     ((2, 10), (2, 128))
     """
 
+    config: GenreCNNConfig
+
     def __init__(self, config: GenreCNNConfig | None = None, *, seed: int | None = None, **overrides: Any) -> None:
         super().__init__()
         base = config or GenreCNNConfig()
         self.config = GenreCNNConfig.from_dict({**base.to_dict(), **overrides}) if overrides else base
         cfg = self.config
-        with _seeded(seed):
+        with seeded(seed):
             ins = (cfg.in_channels, *cfg.channels[:-1])
             self.input_norm: nn.Module = nn.BatchNorm2d(cfg.in_channels) if cfg.input_norm else nn.Identity()
             self.blocks = nn.Sequential(
@@ -225,7 +212,7 @@ class GenreCNN(nn.Module):
 
     def reset_classifier(self, num_classes: int, *, seed: int | None = None) -> None:
         """Replace the classifier with a fresh one of *num_classes* outputs (for fine-tuning)."""
-        with _seeded(seed):
+        with seeded(seed):
             self.classifier = nn.Linear(self.num_features, num_classes)
         self.config = GenreCNNConfig.from_dict({**self.config.to_dict(), "n_classes": num_classes})
 

@@ -35,8 +35,6 @@ cost) run as 1-D convolutions over frequency with the 7 time taps as input chann
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -44,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from musicgenre._config import from_plain
+from musicgenre._random import seeded
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.registry import register_model
 
@@ -151,24 +151,7 @@ class MusicnnConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MusicnnConfig:
         """Rebuild from :meth:`to_dict`'s output; unknown keys raise :class:`ConfigurationError`."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown MusicnnConfig keys: {sorted(unknown)}")
-        values = dict(data)
-        for key in ("timbral_heights", "temporal_widths"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None) -> Iterator[None]:
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
+        return from_plain(cls, data, timbral_heights=tuple, temporal_widths=tuple)
 
 
 def _tracing() -> bool:
@@ -293,7 +276,7 @@ class Musicnn(nn.Module):
         base = config or MusicnnConfig()
         self.config = MusicnnConfig.from_dict({**base.to_dict(), **overrides}) if overrides else base
         cfg = self.config
-        with _seeded(seed):
+        with seeded(seed):
             self.input_bn = _bn2d(1)
             self.front = _Front(cfg)
             widths = [cfg.frontend_features] + [cfg.midend_filters] * (cfg.midend_layers - 1)
@@ -426,7 +409,7 @@ class Musicnn(nn.Module):
         """Replace the tag layer with a fresh one of *num_classes* outputs (for transfer learning)."""
         if num_classes < 1:
             raise ConfigurationError(f"num_classes must be >= 1, got {num_classes}")
-        with _seeded(seed):
+        with seeded(seed):
             self.back.classifier = nn.Linear(self.num_features, num_classes)
         self.config = MusicnnConfig.from_dict({**self.config.to_dict(), "n_classes": num_classes})
 

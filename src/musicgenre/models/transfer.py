@@ -21,19 +21,20 @@ averaged, exactly the track-level predictions it was trained and evaluated on.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
 
+from musicgenre._config import from_plain
+from musicgenre._random import seeded
 from musicgenre.audio.frontends import MusicnnFrontEnd
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.musicnn import Musicnn
 from musicgenre.models.pretrained import load_pretrained, pretrained_info
+from musicgenre.models.protocol import GenreModel
 from musicgenre.models.registry import register_model
 
 __all__ = ["MusicnnClassifier", "MusicnnFrames", "TransferConfig", "TransferHead", "TransferLayer"]
@@ -41,16 +42,6 @@ __all__ = ["MusicnnClassifier", "MusicnnFrames", "TransferConfig", "TransferHead
 ModelT = TypeVar("ModelT", bound="MusicnnClassifier")
 TransferLayer = Literal["pooled", "penultimate"]
 """The backbone output the head reads, ``"pooled"`` (1,506-d) or ``"penultimate"`` (the 200-d embedding)."""
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None) -> Iterator[None]:
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 class MusicnnFrames:
@@ -186,10 +177,7 @@ class TransferConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TransferConfig:
         """Rebuild from :meth:`to_dict`'s output; unknown keys raise :class:`~musicgenre.errors.ConfigurationError`."""
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown TransferConfig keys: {sorted(unknown)}")
-        return cls(**data)
+        return from_plain(cls, data)
 
 
 class TransferHead(nn.Module):
@@ -232,7 +220,7 @@ class TransferHead(nn.Module):
 
 
 @register_model
-class MusicnnClassifier(nn.Module):
+class MusicnnClassifier(GenreModel):
     """A pretrained musicnn backbone plus a :class:`TransferHead`: log-mel windows -> genre logits.
 
     Build it with :meth:`from_pretrained` (the backbone's packaged weights, a fresh head);
@@ -257,13 +245,15 @@ class MusicnnClassifier(nn.Module):
         What the recipe trains.
     """
 
+    config: TransferConfig
+
     def __init__(self, config: TransferConfig | None = None, *, seed: int | None = None, **overrides: Any) -> None:
         super().__init__()
         base = config or TransferConfig()
         self.config = TransferConfig.from_dict({**base.to_dict(), **overrides}) if overrides else base
         cfg = self.config
         self.backbone = Musicnn(pretrained_info(cfg.backbone).config)
-        with _seeded(seed):
+        with seeded(seed):
             self.head = TransferHead(cfg.in_features, cfg.n_classes, cfg.hidden, cfg.dropout)
 
     @classmethod
