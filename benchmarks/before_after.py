@@ -1,0 +1,105 @@
+"""The command line before and after a change, side by side in one run: ``musicgenre predict`` and ``tags``.
+
+    python benchmarks/before_after.py --before /path/to/old-checkout/src            # 200 files per format
+    python benchmarks/before_after.py --before ../old/src --tracks 50 --repeats 1 --models reference tags
+
+Runs ``python -m musicgenre predict`` (reference, improved and pretrained checkpoints) and
+``python -m musicgenre tags`` (MSD_musicnn) on ``--tracks`` 30-s files per format (22.05 kHz
+mono WAV, 44.1 kHz stereo MP3; the real clips of ``../shared/data/gtzan-mini`` where present,
+see ``real_path.prediction_sets``), each command with the library of ``--before`` and with
+this checkout's, taking turns (before, after, before, after ...), start-up included, default
+workers. The checkpoints are written by the *before* library, so the *after* one also shows
+that it reads them. Prints one Markdown table: wall seconds (median of ``--repeats``), audio
+seconds per wall second, and after / before (below 1: the change made it faster), plus
+whether the two printed the same CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from common import REPO, machine, run_child, spread, table
+from real_path import prediction_sets
+
+MODELS = ("reference", "improved", "pretrained", "tags")
+FORMATS = ("22.05 kHz mono WAV", "44.1 kHz stereo MP3")
+
+#: Written by the *before* library (``real_path.prediction_checkpoints``, run in a child with its src first).
+_CHECKPOINTS = (
+    "import sys; sys.path.insert(0, {bench!r}); from pathlib import Path;"
+    "from real_path import prediction_checkpoints; prediction_checkpoints(Path({folder!r}))"
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", type=Path, required=True, help="the src/ folder of the 'before' checkout")
+    parser.add_argument("--tracks", type=int, default=200, help="files per format (default: 200)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each command per side (default: 3)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "musicgenre-real-path")
+    return parser.parse_args(argv)
+
+
+def command(model: str, folder: Path, checkpoints: Path) -> list[str]:
+    if model == "tags":
+        return [sys.executable, "-m", "musicgenre", "tags", str(folder), "--format", "csv"]
+    checkpoint = checkpoints / f"{model}.ckpt"
+    return [sys.executable, "-m", "musicgenre", "predict", "-c", str(checkpoint), str(folder), "--format", "csv"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    before, after = args.before.resolve(), REPO / "src"
+    print(machine())
+    print(f"before: {before}\nafter:  {after}")
+    files, source = prediction_sets(args.data_dir, args.tracks)
+    checkpoints = args.data_dir / "checkpoints-before"
+    code = _CHECKPOINTS.format(bench=str(REPO / "benchmarks"), folder=str(checkpoints))
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(before), "PATH": ""})
+    rows: list[list[str]] = []
+    for model in args.models:
+        for fmt in args.formats:
+            folder = files[fmt][0].parent
+            audio = sum(sf.info(str(p)).duration for p in files[fmt])
+            cmd = command(model, folder, checkpoints)
+            walls: dict[str, list[float]] = {"before": [], "after": []}
+            outputs: dict[str, str] = {}
+            for _ in range(args.repeats):
+                for side, src in (("before", before), ("after", after)):
+                    wall, _, out = run_child(cmd, env={"PYTHONPATH": str(src)})
+                    walls[side].append(wall)
+                    outputs[side] = out
+            medians = {side: float(np.median(w)) for side, w in walls.items()}
+            same = "yes" if outputs["before"] == outputs["after"] else "no"
+            rows.append(
+                [
+                    model,
+                    fmt,
+                    f"{medians['before']:.2f}",
+                    f"{audio / medians['before']:,.0f}x",
+                    f"{medians['after']:.2f}",
+                    f"{audio / medians['after']:,.0f}x",
+                    f"{medians['after'] / medians['before']:.2f}",
+                    f"{spread(np.asarray(walls['before']))} / {spread(np.asarray(walls['after']))}",
+                    same,
+                ]
+            )
+    table(
+        f"The command line before and after, {args.tracks} x 30-s files per format ({source}), start-up "
+        f"included, default workers; wall seconds (median of {args.repeats}, the two sides taking turns)",
+        ["model", "input", "before (s)", "before", "after (s)", "after", "after / before", "spread", "same CSV"],
+        rows,
+        left=2,
+    )
+
+
+if __name__ == "__main__":
+    main()
