@@ -9,46 +9,25 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from musicgenre.errors import ConfigurationError, MissingDependencyError
+from musicgenre._plotting import pyplot, save_figure
+from musicgenre.errors import ConfigurationError
 from musicgenre.evaluation.metrics import ClassificationMetrics
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
     from musicgenre.training.callbacks import History
 
 __all__ = ["plot_confusion_matrix", "plot_history", "plot_tsne"]
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependencyError(
-            "plotting needs matplotlib; install it with: pip install 'musicgenre[plots]'"
-        ) from None
-    return plt
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
-    return target
-
-
 def plot_history(history: History, path: str | os.PathLike[str]) -> Path:
     """Plot training and validation loss (and accuracy) per epoch to a PNG; marks the best epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = history.column("epoch")
     for ax, key, label in ((ax_loss, "loss", "cross-entropy"), (ax_acc, "accuracy", "accuracy")):
@@ -61,14 +40,14 @@ def plot_history(history: History, path: str | os.PathLike[str]) -> Path:
         ax.legend()
     ax_loss.set_title("Loss")
     ax_acc.set_title("Accuracy")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(
     metrics: ClassificationMetrics, path: str | os.PathLike[str], *, title: str = "Confusion matrix"
 ) -> Path:
     """Plot the confusion matrix with counts in each cell to a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(metrics.classes)
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * n, 0.8 + 0.55 * n))
     image = ax.imshow(metrics.confusion, cmap="Blues")
@@ -85,7 +64,7 @@ def plot_confusion_matrix(
                 j, i, str(value), ha="center", va="center", color="white" if value > peak / 2 else "black", fontsize=8
             )
     fig.colorbar(image, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_tsne(
@@ -102,7 +81,7 @@ def plot_tsne(
     """
     from sklearn.manifold import TSNE
 
-    plt = _pyplot()
+    plt = pyplot()
     n = len(embeddings)
     if n < 3:
         raise ConfigurationError(f"t-SNE needs at least 3 embeddings, got {n}")
@@ -119,4 +98,4 @@ def plot_tsne(
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=8, markerscale=1.5, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
