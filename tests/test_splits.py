@@ -117,3 +117,40 @@ def test_too_few_items_per_genre_raises() -> None:
 def test_error_is_also_a_value_error(gtzan_labels: IntArray) -> None:
     with pytest.raises(ValueError, match="sizes"):
         stratified_split(gtzan_labels, (0.5, 0.6))
+
+
+# -- choosing the evaluation for a set's size -------------------------------------------------
+
+
+def test_plan_uses_the_held_out_split_for_gtzan_sized_sets() -> None:
+    from musicgenre.splits import plan_evaluation
+
+    plan = plan_evaluation([g for g in range(10) for _ in range(100)], [f"g{i}" for i in range(10)])
+    assert (plan.scheme, plan.folds) == ("random", None)
+
+
+@pytest.mark.parametrize(
+    ("counts", "reason"),
+    [
+        ([12, 3, 2], "only 17 tracks"),
+        ([30, 8, 5], "only 43 tracks"),
+        ([10] * 10, "only 100 tracks (a 20 % test part would hold 20)"),
+        ([300, 300, 4], "label 'c' has only 4 files"),
+    ],
+)
+def test_plan_cross_validates_small_or_unbalanced_sets(counts: list[int], reason: str) -> None:
+    from musicgenre.splits import plan_evaluation
+
+    labels = [label for label, n in enumerate(counts) for _ in range(n)]
+    plan = plan_evaluation(labels, ["a", "b", "c", *[f"x{i}" for i in range(7)]][: len(counts)], folds=5)
+    assert (plan.scheme, plan.folds) == ("cv", 5)
+    assert plan.reason.startswith(reason)
+
+
+def test_plan_names_a_label_with_a_single_file() -> None:
+    from musicgenre.errors import TooFewFilesError
+    from musicgenre.splits import plan_evaluation
+
+    with pytest.raises(TooFewFilesError, match=r"label 'folk' has 1 file; each label needs at least 2") as info:
+        plan_evaluation([0] * 12 + [1] * 3 + [2], ["ambient", "techno", "folk"])
+    assert (info.value.label, info.value.count, info.value.minimum) == ("folk", 1, 2)

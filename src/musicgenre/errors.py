@@ -24,6 +24,7 @@ __all__ = [
     "MusicGenreWarning",
     "NonFiniteLossError",
     "SplitMismatchError",
+    "TooFewFilesError",
     "TruncatedAudioWarning",
 ]
 
@@ -83,6 +84,29 @@ class CheckpointError(MusicGenreError):
 
 class ConfigurationError(MusicGenreError, ValueError):
     """An argument or a configuration value is invalid (also a :class:`ValueError`)."""
+
+
+class TooFewFilesError(DatasetError):
+    """A label has fewer files than the evaluation can work with.
+
+    Raised by :func:`~musicgenre.splits.plan_evaluation` (and ``musicgenre train``, which
+    exits with status 2); the message names the label, its count and the minimum.
+
+    Attributes
+    ----------
+    label : str
+        The label that is too small.
+    count : int
+        Its files.
+    minimum : int
+        The files a label needs.
+    """
+
+    def __init__(self, message: str, *, label: str, count: int, minimum: int, path: str | Path | None = None) -> None:
+        super().__init__(message, path=path)
+        self.label = label
+        self.count = count
+        self.minimum = minimum
 
 
 class SplitMismatchError(DatasetError):

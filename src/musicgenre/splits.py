@@ -8,15 +8,25 @@ test set, then 20 % of the rest as the validation set (64/16/20).
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from musicgenre.errors import ConfigurationError
+from musicgenre.errors import ConfigurationError, TooFewFilesError
 
-__all__ = ["SCHEMES", "filtered_split", "filtered_split_ids", "split_indices", "stratified_split"]
+__all__ = [
+    "SCHEMES",
+    "EvaluationPlan",
+    "filtered_split",
+    "filtered_split_ids",
+    "plan_evaluation",
+    "split_indices",
+    "stratified_split",
+]
 
 IndexArray = NDArray[np.int64]
 
@@ -224,3 +234,109 @@ def split_indices(
     if scheme not in SCHEMES:
         raise ConfigurationError(f"unknown scheme {scheme!r}; choose from {[*SCHEMES, 'filtered']}")
     return stratified_split(labels, SCHEMES[scheme], seed=seed)
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """How a labelled set is to be evaluated: a held-out test part, or cross-validation.
+
+    Attributes
+    ----------
+    scheme
+        ``"random"``: the 64-16-20 stratified split, the model tested on its held-out 20 %.
+        ``"cv"``: stratified *folds*-fold cross-validation for the estimate (every track
+        tested once, by a model that never saw it), then the final model trained on every
+        track.
+    folds
+        Folds of ``"cv"``; ``None`` for ``"random"``.
+    reason
+        One sentence saying why, for the user.
+    """
+
+    scheme: str
+    folds: int | None
+    reason: str
+
+
+def plan_evaluation(
+    labels: Sequence[int],
+    classes: Sequence[str],
+    *,
+    folds: int = 5,
+    min_test: int = 50,
+    min_per_label: int = 10,
+) -> EvaluationPlan:
+    """Choose how to evaluate a labelled set honestly for its size.
+
+    A 64-16-20 split of 20 tracks tests on 4 and says nothing; a label of 3 files gets no
+    test file at all. So the held-out split (``"random"``) is used only when its test part
+    holds at least *min_test* tracks and every label at least *min_per_label* files
+    (GTZAN's 100 per genre); otherwise stratified k-fold cross-validation (``"cv"``), with
+    *folds* folds. A label needs at least 2 files either way (one to learn from, one to
+    test on).
+
+    Parameters
+    ----------
+    labels
+        Label index per track.
+    classes
+        Label names, for the messages.
+    folds
+        Folds of the cross-validation.
+    min_test, min_per_label
+        When the held-out split is large enough to use.
+
+    Returns
+    -------
+    EvaluationPlan
+
+    Raises
+    ------
+    TooFewFilesError
+        If a label has fewer than 2 files; the message names it, its count and the minimum.
+    ConfigurationError
+        If *folds* is below 2 or there are no labels.
+
+    Examples
+    --------
+    >>> plan_evaluation([0] * 100 + [1] * 100 + [2] * 100, ["a", "b", "c"]).scheme
+    'random'
+    >>> plan = plan_evaluation([0] * 12 + [1] * 3 + [2] * 2, ["calm", "loud", "folk"])
+    >>> plan.scheme, plan.folds
+    ('cv', 5)
+    >>> plan_evaluation([0] * 12 + [1] * 1, ["calm", "folk"])
+    Traceback (most recent call last):
+    ...
+    musicgenre.errors.TooFewFilesError: label 'folk' has 1 file; each label needs at least 2 ...
+    """
+    if folds < 2:
+        raise ConfigurationError(f"cross-validation needs at least 2 folds, got {folds}")
+    counts = Counter(int(label) for label in labels)
+    if not counts:
+        raise ConfigurationError("no labelled tracks to evaluate")
+    for index, name in enumerate(classes):
+        count = counts.get(index, 0)
+        if 0 < count < 2:
+            raise TooFewFilesError(
+                f"label {name!r} has {count} file; each label needs at least 2 (one to learn from, one to test "
+                "on): add files to it or remove its folder",
+                label=name,
+                count=count,
+                minimum=2,
+            )
+    total = sum(counts.values())
+    smallest = min(counts.values())
+    if round(0.2 * total) >= min_test and smallest >= min_per_label:
+        return EvaluationPlan("random", None, f"{total} tracks: a stratified 64-16-20 split, tested on its 20 %")
+    small = classes[min(counts, key=counts.__getitem__)]
+    why = (
+        f"only {total} tracks (a 20 % test part would hold {round(0.2 * total)})"
+        if round(0.2 * total) < min_test
+        else f"label {small!r} has only {smallest} files"
+    )
+    return EvaluationPlan(
+        "cv",
+        folds,
+        f"{why}: {folds}-fold stratified cross-validation (every track tested once, by a model that never saw it), "
+        "then the final model trained on every track",
+    )
