@@ -123,9 +123,7 @@ def add_inputs(parser: argparse.ArgumentParser) -> None:
 
 def add_checkpoint(parser: argparse.ArgumentParser, purpose: str) -> None:
     """``--checkpoint`` / ``-c`` (required): the model.ckpt, described as ``model.ckpt {purpose}``."""
-    parser.add_argument(
-        "--checkpoint", "-c", type=Path, required=True, metavar="CKPT", help=f"model.ckpt {purpose}"
-    )
+    parser.add_argument("--checkpoint", "-c", type=Path, required=True, metavar="CKPT", help=f"model.ckpt {purpose}")
 
 
 def add_root(parser: argparse.ArgumentParser) -> None:

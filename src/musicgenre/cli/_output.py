@@ -62,7 +62,7 @@ def stderr_or_nothing() -> Iterator[None]:
         yield
     finally:
         if sys.stderr is _NOWHERE:
-            sys.stderr = None  # type: ignore[assignment]  # as it was
+            sys.stderr = None  # as it was
 
 
 def show_warning(

@@ -52,8 +52,7 @@ def add_parser(sub: Any) -> None:
     add_format(p, "text", "json", "csv")
     add_workers(
         p,
-        "processes that each decode a file, compute its log-mel and (on the CPU) run the model, one torch "
-        "thread each",
+        "processes that each decode a file, compute its log-mel and (on the CPU) run the model, one torch thread each",
     )
     add_batch_size(p, None, "3-s patches per forward pass (default: 4 on the CPU, 64 on an accelerator)")
     add_files_per_batch(p, "files per batch")
