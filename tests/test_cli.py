@@ -238,6 +238,25 @@ def test_with_stderr_closed_predict_writes_every_result(trained: Path, held_out:
     assert rows[-1]["error"].startswith(f"{bad}: ")
 
 
+@posix_only
+def test_the_program_opens_a_closed_descriptor_2_on_the_null_device() -> None:
+    # Else the next file opened would take descriptor 2 and receive what C code writes to stderr.
+    code = (
+        "import atexit, os\n"
+        "from musicgenre.cli import run\n"
+        "atexit.register(lambda: print(os.path.samestat(os.fstat(2), os.stat(os.devnull)), flush=True))\n"
+        "run(['--version'])\n"
+    )
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, f"musicgenre {__version__}\nTrue\n")
+
+
 @pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")  # export --format torchscript
 def test_with_sys_stderr_none_every_command_runs(
     trained: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
