@@ -9,9 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ import soxr
 import torch
 from torch.utils.data import TensorDataset
 
+from musicgenre import __version__
 from musicgenre.audio import FeatureConfig, LogMelSpectrogram
 from musicgenre.cli import main
 from musicgenre.genres import GENRES
@@ -165,6 +169,134 @@ def test_program_ends_with_exit_handlers_run_and_output_flushed(trained: Path, h
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: ")
     assert "missing.ckpt" in failed.stderr
+
+
+# -- standard error closed (2>&-, a daemon) -------------------------------------------
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="closes descriptor 2 through sh or preexec_fn")
+
+
+def _closed_stderr(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m musicgenre ARGS 2>&-``: the program starts with descriptor 2 closed (``sys.stderr`` is None)."""
+    return subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "musicgenre", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@contextmanager
+def _no_stderr() -> Iterator[None]:
+    """In this process, ``sys.stderr`` is None (as Python sets it when started without descriptor 2)."""
+    saved = sys.stderr
+    sys.stderr = None
+    try:
+        yield
+    finally:
+        sys.stderr = saved
+
+
+@posix_only
+@pytest.mark.parametrize(
+    ("args", "status", "out"),
+    [
+        (["--version"], 0, f"musicgenre {__version__}\n"),
+        (["info", "missing.ckpt"], 1, ""),  # the error line goes nowhere, not to stdout
+        (["predict", "-c", "m.ckpt", "x.wav", "--format", "xml"], 2, ""),  # nor the usage
+    ],
+)
+def test_with_stderr_closed_the_status_is_as_usual_and_stdout_holds_only_output(
+    args: list[str], status: int, out: str
+) -> None:
+    done = _closed_stderr(*args)
+    assert (done.returncode, done.stdout) == (status, out)
+
+
+@posix_only
+def test_with_stderr_closed_predict_writes_every_result(trained: Path, held_out: Path, tmp_path: Path) -> None:
+    args = ["predict", "-c", str(trained), str(held_out), "--top-k", "2"]
+    expected = _run(*args)
+    assert expected.returncode == 0, expected.stderr
+    done = _closed_stderr(*args)
+    assert (done.returncode, done.stdout) == (0, expected.stdout)
+    bad = tmp_path / "corrupt.flac"
+    bad.write_bytes(b"fLaC but not really")
+    closed_by_the_child = subprocess.run(  # the other way to start without descriptor 2
+        [sys.executable, "-m", "musicgenre", "predict", "-c", str(trained), str(held_out), str(bad), "--format", "csv"],
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+        preexec_fn=lambda: os.close(2),
+    )
+    assert closed_by_the_child.returncode == 1  # one input failed
+    rows = list(csv.DictReader(io.StringIO(closed_by_the_child.stdout)))
+    assert len(rows) == len(GENRES) + 1
+    assert rows[-1]["path"] == str(bad)
+    assert rows[-1]["error"].startswith(f"{bad}: ")
+
+
+@posix_only
+def test_the_program_opens_a_closed_descriptor_2_on_the_null_device() -> None:
+    # Else the next file opened would take descriptor 2 and receive what C code writes to stderr.
+    code = (
+        "import atexit, os\n"
+        "from musicgenre.cli import run\n"
+        "atexit.register(lambda: print(os.path.samestat(os.fstat(2), os.stat(os.devnull)), flush=True))\n"
+        "run(['--version'])\n"
+    )
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, f"musicgenre {__version__}\nTrue\n")
+
+
+@pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:FutureWarning")  # export --format torchscript
+def test_with_sys_stderr_none_every_command_runs(
+    trained: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_synthetic_gtzan(tmp_path / "gtzan", clips_per_genre=5, duration=1.0)
+    run = tmp_path / "run"
+    commands: list[tuple[list[str], int]] = [
+        (["predict", "-c", str(trained), str(held_out), str(tmp_path / "missing.wav")], 1),
+        (["info", str(trained)], 0),
+        (["export", str(trained), "--format", "torchscript", "--out", str(tmp_path / "m.pt"), "--json"], 0),
+        (["train", "--root", str(root), "--out", str(run), "--epochs", "1", "--scheme", "80-20", "--no-plots"], 0),
+        (["evaluate", "-c", str(run / "model.ckpt"), "--root", str(root), "--part", "validation"], 0),
+        (["-v", "predict", "-c", str(trained), str(held_out / "blues.wav"), "--timeline"], 2),
+    ]
+    outputs = []
+    for args, status in commands:
+        with _no_stderr():
+            assert main(args) == status, args
+            assert sys.stderr is None  # as it was
+        out, err = capsys.readouterr()
+        assert err == ""
+        assert "error" not in out, args  # no error line or usage on stdout
+        assert out or status == 2, args
+        outputs.append(out)
+    assert outputs[0].count("\n") == 1 + len(GENRES)
+    assert main(commands[0][0]) == 1  # with standard error: the same on stdout
+    assert capsys.readouterr().out == outputs[0]
+
+
+def test_building_the_parser_imports_no_torch() -> None:
+    code = (
+        "import sys\n"
+        "import musicgenre.cli\n"
+        "for args in (['predict', '-c', 'm.ckpt', 'x.wav'], ['tags', 'x.wav'], ['train', '--root', 'r', '--out', 'o'],"
+        " ['evaluate', '-c', 'm.ckpt', '--root', 'r'], ['info', 'm.ckpt'], ['export', 'm.ckpt', '--format', 'onnx']):\n"
+        "    musicgenre.cli.build_parser().parse_args(args)\n"
+        "assert not [m for m in sys.modules if m == 'torch' or m.startswith('torch.')], 'torch imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 # -- predict, in-process ---------------------------------------------------------------

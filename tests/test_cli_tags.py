@@ -12,6 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +154,32 @@ def test_usage_errors_exit_2(album: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["tags", str(album), "--top-k", "0"]) == 2
     assert main(["tags"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="closes descriptor 2 through sh")
+def test_with_stderr_closed_every_result_is_written(album: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["tags", str(album), "--format", "csv", "--top-k", "2"]
+    status, expected, _ = _run(capsys, *args)
+    assert status == 1
+    done = subprocess.run(  # python -m musicgenre ... 2>&-: sys.stderr is None in the program
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "musicgenre", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, expected)
+    assert len(expected.splitlines()) == 1 + len(GOOD) + len(BAD_IN_FOLDER)
+
+
+def test_with_sys_stderr_none_tags_are_written(album: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    saved = sys.stderr
+    sys.stderr = None  # as Python sets it when started without descriptor 2
+    try:
+        status = main(["tags", str(album), "--top-k", "2"])
+    finally:
+        sys.stderr = saved
+    out, err = capsys.readouterr()
+    assert (status, err) == (1, "")
+    assert len(out.splitlines()) == 1 + len(GOOD)  # the table, and no error line on stdout
+    assert "error" not in out

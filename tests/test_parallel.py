@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import warnings
 from pathlib import Path
 
@@ -101,3 +102,14 @@ def test_default_workers_needs_enough_files_per_core(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     assert default_workers(7) == 0
     assert default_workers(8) == 2
+
+
+@pytest.mark.parametrize("progress", [None, True])
+def test_no_standard_error_means_no_bar_and_every_outcome(progress: bool | None) -> None:
+    saved = sys.stderr
+    sys.stderr = None  # as Python sets it when started without descriptor 2
+    try:
+        outcomes = [o for batch in map_files(_Job(), PATHS, num_workers=0, progress=progress) for o in batch]
+    finally:
+        sys.stderr = saved
+    assert [o.path for o in outcomes] == PATHS

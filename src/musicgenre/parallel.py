@@ -24,6 +24,7 @@ computed by the workers left it the bottleneck, on one thread.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -209,7 +210,8 @@ def map_items(
     batch_size
         Items per batch: a worker runs a batch's items in turn and sends back their results together.
     progress
-        Show a tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
+        Show a tqdm bar on stderr: ``True``, ``False``, or ``None`` for only on a terminal.
+        Never where ``sys.stderr`` is ``None`` (no standard error).
     desc, unit
         The bar's label and unit.
 
@@ -235,7 +237,9 @@ def map_items(
     if num_workers:
         torch.set_num_threads(max(1, usable_cores() - num_workers))
     try:
-        with tqdm(total=len(items), desc=desc, unit=unit, disable=None if progress is None else not progress) as bar:
+        # Python sets sys.stderr to None where it started without one (2>&-, a daemon): no bar then.
+        disable = sys.stderr is None or (None if progress is None else not progress)
+        with tqdm(total=len(items), desc=desc, unit=unit, disable=disable) as bar:
             for batch in loader:
                 yield batch
                 bar.update(len(batch))
