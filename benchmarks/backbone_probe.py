@@ -90,12 +90,21 @@ def main(argv: list[str] | None = None) -> None:
             features[name, layer] = x
             mean, std = probe(x, y, args.folds, args.seed)
             rows.append(
-                [name, layer, str(x.shape[1]), f"{100 * mean:.1f} ± {100 * std:.1f}", f"{1e3 * speed[name]:.0f}", f"{params:,}"]
+                [
+                    name,
+                    layer,
+                    str(x.shape[1]),
+                    f"{100 * mean:.1f} ± {100 * std:.1f}",
+                    f"{1e3 * speed[name]:.0f}",
+                    f"{params:,}",
+                ]
             )
     both = np.concatenate([features["MSD_musicnn", "pooled"], features["MTT_musicnn", "pooled"]], axis=1)
     mean, std = probe(both, y, args.folds, args.seed)
     total = sum(speed.values())
-    rows.append(["MSD + MTT", "pooled", str(both.shape[1]), f"{100 * mean:.1f} ± {100 * std:.1f}", f"{1e3 * total:.0f}", ""])
+    rows.append(
+        ["MSD + MTT", "pooled", str(both.shape[1]), f"{100 * mean:.1f} ± {100 * std:.1f}", f"{1e3 * total:.0f}", ""]
+    )
     table(
         f"Linear probe (StandardScaler + LogisticRegression(C=1)) on each track's mean features, {len(files)} tracks "
         f"of {args.root.name}, {args.folds}-fold stratified CV (seed {args.seed}): accuracy, and the backbone's "
