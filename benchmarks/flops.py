@@ -4,14 +4,14 @@
     python benchmarks/flops.py --threads 2 --repeats 15
 
 For the reference and improved CNNs and the musicnn backbone (the pretrained recipe and
-``musicgenre tags``), the floating-point operations of the forward pass over one 30-s
-track's windows as prediction scores them (the reference: its first 5-s window; the
-improved: every 3-s window at half overlap, each on its own, through
-``optimize_for_inference``'s copy (prediction shares the overlapping windows' convolutions,
-so it does less than this); musicnn: ten back-to-back 3-s patches), counted by
-``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add is two), and the wall time of that pass. Achieved GFLOP/s is set against the machine's own float32
-matrix-multiply rate (a 2048 x 2048 ``torch.mm`` on the same threads, measured in the same
-run, taking turns with the models) as "fraction of the limit". Prints one Markdown table.
+``musicgenre tags``), the floating-point operations of the forward pass over one 30-s track's
+windows as prediction scores them (the reference: its first 5-s window; the improved: every 3-s
+window at half overlap, each on its own, through ``optimize_for_inference``'s copy (prediction
+shares the overlapping windows' convolutions, so it does less than this); musicnn: ten back-to-
+back 3-s patches), counted by ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add is
+two), and the wall time of that pass. Achieved GFLOP/s is set against the machine's own float32
+matrix-multiply rate (a 2048 x 2048 ``torch.mm`` on the same threads, measured in the same run,
+taking turns with the models) as "fraction of the limit". Prints one Markdown table.
 """
 
 from __future__ import annotations
