@@ -90,9 +90,22 @@ def test_a_clip_that_vanishes_when_resampled_gives_one_zero_sample_either_way(tm
     path = tmp_path / "one-sample.wav"
     sf.write(str(path), np.full((1, 2), 0.5, dtype=np.float32), 44100, subtype="FLOAT")
     whole, _ = load_audio(path, sample_rate=8000, mono=True)
-    blocks = list(iter_audio_blocks(path, sample_rate=8000))
+    blocks = list(iter_audio_blocks(path, sample_rate=8000, mono=True))
     assert torch.equal(torch.cat(blocks, dim=-1), whole)
     assert whole.shape[-1] >= 1
+
+
+def test_blocks_keep_the_files_channels_by_default_as_load_audio_does(tmp_path: Path, rng: np.random.Generator) -> None:
+    # The siblings agree (as soundfile and torchaudio): mono only when asked for.
+    path = tmp_path / "stereo.flac"
+    sf.write(str(path), _music(rng, 1.0, 22050), 22050)
+
+    whole, _ = load_audio(path)
+    blocks = list(iter_audio_blocks(path, block_seconds=0.3))
+
+    assert whole.shape[0] == 2
+    assert all(block.shape[0] == 2 for block in blocks)
+    assert torch.equal(torch.cat(blocks, dim=-1), whole)
 
 
 # -- mixing --------------------------------------------------------------------------------
@@ -134,7 +147,7 @@ def test_non_finite_samples_raise_while_iterating(tmp_path: Path, rng: np.random
     path = tmp_path / "nan.wav"
     sf.write(str(path), samples, 22050, subtype="FLOAT")
 
-    blocks = iter_audio_blocks(path, block_seconds=0.5)
+    blocks = iter_audio_blocks(path, mono=True, block_seconds=0.5)
     assert next(blocks).shape == (1, 11025)
     with pytest.raises(AudioDecodeError, match=r"nan\.wav: holds NaN or infinite samples"):
         list(blocks)
@@ -147,7 +160,7 @@ def test_truncated_wav_warns_before_the_first_block(tmp_path: Path, rng: np.rand
     with pytest.warns(TruncatedAudioWarning):
         whole, _ = load_audio(path, mono=True)
 
-    blocks = iter_audio_blocks(path, block_seconds=0.1)
+    blocks = iter_audio_blocks(path, mono=True, block_seconds=0.1)
     with pytest.warns(TruncatedAudioWarning, match=r"cut.wav: is truncated: .*\(40\.0%\)") as record:
         first = next(blocks)
     assert record[0].filename == __file__  # points at the consumer's line
@@ -209,7 +222,7 @@ def test_damaged_mp3_warns_after_the_blocks_too(
         whole, _ = load_audio(path, mono=True)
 
     with pytest.warns(DecoderWarning, match="damaged.mp3") as record:
-        blocks = list(iter_audio_blocks(path, block_seconds=0.2))
+        blocks = list(iter_audio_blocks(path, mono=True, block_seconds=0.2))
 
     assert len(record) == 1
     torch.testing.assert_close(torch.cat(blocks, dim=-1), whole, rtol=0, atol=MP3_ATOL)

@@ -1,61 +1,28 @@
-"""Audio input: decode files into float32 tensors, with typed errors that name the file.
+"""Decoding: audio files into float32 tensors, whole or block by block, with typed errors that name the file.
 
 Decoding goes through :mod:`soundfile` (libsndfile: WAV, AU, FLAC, OGG/Vorbis/Opus, MP3,
-AIFF); resampling uses :mod:`soxr`, which is about ten times faster than a windowed-sinc
-resampler for the common 44.1 kHz -> 22.05 kHz case. :func:`load_audio` decodes a whole
-file; :func:`iter_audio_blocks` decodes it block by block, so memory stays bounded for any
-length. Both go through one implementation of mixing and resampling (``_Converter``),
-so the blocks of a file, concatenated, equal :func:`load_audio`'s waveform (exactly, or
-within 1e-6 for MP3; see :func:`iter_audio_blocks`). This module imports PyTorch only
-where it makes tensors. :func:`find_audio_files` lists a folder's audio files.
+AIFF); resampling uses :mod:`soxr`. :func:`load_audio` decodes a whole file;
+:func:`iter_audio_blocks` decodes it block by block, so memory stays bounded for any
+length. Both go through one implementation of mixing and resampling (``_Converter``), so
+the blocks of a file, concatenated, equal :func:`load_audio`'s waveform (exactly, or within
+1e-6 for MP3; see :func:`iter_audio_blocks`). Channels are mixed to mono *before*
+resampling (one resampler channel, not two), by a sum of column views of soundfile's
+``(frames, channels)`` array: the same result, to the bit, as numpy's ``mean(axis=1)``,
+without its strided reduction over a short last axis. This module imports PyTorch only
+where it makes tensors, so that decoding can start while PyTorch loads.
 
-Channels are mixed to mono *before* resampling (one resampler channel, not two) by a sum
-of column views of soundfile's ``(frames, channels)`` array: numpy's ``mean(axis=1)`` over
-a short last axis is a strided reduction, about 25 times slower for stereo, with the same
-result to the bit.
-
-Truncated files. libsndfile decodes a file whose audio was cut short (an interrupted
-download or copy) without complaint: it shortens ``frames`` to the samples present, reads
-them all and sets no error, so neither the frame count nor the error code tells a
-truncated file from a complete one. Its only trace is the human-readable open log
-(``SoundFile.extra_info``), whose wording differs by container (``data : 88200 (should be
-29370)``, ``SSND : ... (should be ...)``, ``Data Size : ...``, or for RF64 ``*** Calculated
-frame count ... does not match value from 'ds64' chunk``) and is no documented interface.
-The sizes in a WAV, AU or AIFF header, on the other hand, are fixed by those formats'
-specifications, so musicgenre reads them (the first 64 KiB of the file, a few
-microseconds), compares what the header declares with what is there and issues a
-:class:`~musicgenre.errors.TruncatedAudioWarning` naming the file and the share present.
-For MP3, whose length lives in an optional Xing/Info frame, the decoder's own count is
-the signal: fewer samples decoded than announced. A truncated FLAC or OGG fails to decode
-and raises :class:`~musicgenre.errors.AudioDecodeError`.
-
-Decoder messages. libmpg123, libsndfile's MP3 decoder, prints notes such as ``Note:
-Illegal Audio-MPEG-Header 0x... at offset ...`` straight to the process's standard error
-(file descriptor 2) when it meets damaged frames, and offers no switch through libsndfile
-to silence them. While it decodes an MP3, musicgenre points descriptor 2 at a private
-file (``os.dup2``, about 10 microseconds a read), then turns what the decoder wrote into
-one :class:`~musicgenre.errors.DecoderWarning` naming the file (or into the detail of the
-:class:`~musicgenre.errors.AudioDecodeError` when decoding fails). Lines that do not look
-like the decoder's are written back to the real standard error. Descriptor 2 belongs to
-the whole process, so the redirection is serialised by a lock: MP3 reads from several
-threads of one process take turns (per block for :func:`iter_audio_blocks`); other
-formats, and separate processes such as data-loader workers, are not affected.
+The checks around decoding live beside it: ``_headers`` compares a WAV, AIFF or AU header
+with the bytes present (a truncated file), ``_mpg123`` captures libmpg123's messages on
+standard error (a damaged MP3).
 """
 
 from __future__ import annotations
 
-import os
-import re
-import struct
-import sys
-import tempfile
-import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
@@ -63,30 +30,15 @@ import soxr
 from numpy.typing import NDArray
 
 from musicgenre._config import StrPath
-from musicgenre.errors import (
-    AudioDecodeError,
-    ConfigurationError,
-    DecoderWarning,
-    TruncatedAudioWarning,
-)
+from musicgenre.errors import AudioDecodeError, ConfigurationError
+from musicgenre.io._headers import no_samples, truncation, truncation_warning
+from musicgenre.io._mpg123 import decoder_detail, decoder_stderr, decoder_warning, is_mpeg
+from musicgenre.io.files import AUDIO_EXTENSIONS
 
 if TYPE_CHECKING:  # imported where tensors are made: decoding can start while PyTorch loads
     import torch
 
-__all__ = [
-    "AUDIO_EXTENSIONS",
-    "AudioInfo",
-    "audio_info",
-    "find_audio_files",
-    "iter_audio_blocks",
-    "load_audio",
-    "load_mono",
-    "walk_files",
-    "waveform_to_mono",
-]
-
-#: File extensions (lower case) that :func:`load_audio` decodes and datasets look for.
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+__all__ = ["AudioInfo", "audio_info", "iter_audio_blocks", "load_audio", "load_mono", "waveform_to_mono"]
 
 Samples = NDArray[np.float32]
 
@@ -142,98 +94,12 @@ def _check_file(path: Path) -> None:
         )
 
 
-_UNSET_SIZES = (0, 0xFFFFFFFF)  # what streaming writers leave in a size field they cannot fill in
-
-
-def _riff_data_chunk(head: bytes) -> tuple[int, int] | None:
-    """``(declared size, offset)`` of a RIFF/RIFX/RF64 WAVE file's data chunk, if *head* reaches it."""
-    order = ">" if head[:4] == b"RIFX" else "<"
-    pos, ds64_size = 12, None
-    while pos + 8 <= len(head):
-        chunk = head[pos : pos + 4]
-        (size,) = struct.unpack(order + "I", head[pos + 4 : pos + 8])
-        if chunk == b"ds64" and pos + 24 <= len(head):  # RF64: the 64-bit sizes live here
-            (ds64_size,) = struct.unpack("<Q", head[pos + 16 : pos + 24])
-        if chunk == b"data":
-            if size == 0xFFFFFFFF and ds64_size is not None:
-                size = ds64_size
-            return size, pos + 8
-        pos += 8 + size + (size & 1)  # chunks are padded to an even size
-    return None
-
-
-def _aiff_data_chunk(head: bytes) -> tuple[int, int] | None:
-    """``(declared size, offset)`` of an AIFF/AIFC file's sample data, if *head* reaches it."""
-    pos = 12
-    while pos + 16 <= len(head):
-        chunk = head[pos : pos + 4]
-        (size,) = struct.unpack(">I", head[pos + 4 : pos + 8])
-        if chunk == b"SSND":  # 8 bytes (offset, block size) precede the samples
-            (offset,) = struct.unpack(">I", head[pos + 8 : pos + 12])
-            return size - 8 - offset, pos + 16 + offset
-        pos += 8 + size + (size & 1)
-    return None
-
-
-def _declared_audio_bytes(path: Path) -> tuple[int, int] | None:
-    """``(declared, present)`` bytes of audio per a WAV, AU or AIFF header; ``None`` for other files.
-
-    Only the first 64 KiB are parsed: a header whose audio starts later is not checked.
-    """
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
-    found: tuple[int, int] | None = None
-    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
-        found = _riff_data_chunk(head)
-    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        found = _aiff_data_chunk(head)
-    elif head[:4] == b".snd" and len(head) >= 12:
-        offset, size = struct.unpack(">II", head[4:12])
-        found = size, offset
-    if found is None or found[0] in _UNSET_SIZES:
-        return None
-    declared, offset = found
-    return declared, max(0, path.stat().st_size - offset)
-
-
-def _truncation(path: Path) -> tuple[int, int] | None:
-    """``(declared, present)`` audio bytes if the header declares more than the file holds."""
-    try:
-        sizes = _declared_audio_bytes(path)
-    except (OSError, struct.error):
-        return None  # unreadable headers are reported by the decoder
-    if sizes is None or sizes[1] >= sizes[0]:
-        return None
-    return sizes
-
-
-def _truncation_warning(path: Path, present: int, declared: int, unit: str) -> TruncatedAudioWarning:
-    fraction = present / declared
-    return TruncatedAudioWarning(
-        f"is truncated: its header declares {declared:,} {unit} of audio but the file holds only {present:,} "
-        f"({fraction:.1%}); the samples present are used. Download or copy the file again to get all of it",
-        path=path,
-        fraction=fraction,
-    )
-
-
-def _no_samples(path: Path, truncated: tuple[int, int] | None) -> AudioDecodeError:
-    if truncated is not None:
-        return AudioDecodeError(
-            f"holds no audio samples: its header declares {truncated[0]:,} bytes of audio but the file ends "
-            "before the first one; download or copy it again",
-            path=path,
-        )
-    return AudioDecodeError("holds no audio samples (0 frames); export it again or remove it", path=path)
-
-
 def _decode_failure(path: Path, exc: Exception, decoder_lines: list[str]) -> AudioDecodeError:
     suffix = path.suffix.lower()
     detail = str(exc).split(":", 1)[-1].strip() if ":" in str(exc) else str(exc)
     if "does not exist" in detail:  # libsndfile's wording when no decoder accepts the bytes
         detail = "no decoder recognised its contents"
-    if decoder_lines:  # libmpg123's own words beat libsndfile's "Unspecified internal error"
-        detail = _DECODER_PREFIX.sub("", decoder_lines[-1]).strip()
+    detail = decoder_detail(decoder_lines) or detail  # libmpg123's own words beat "Unspecified internal error"
     if suffix not in AUDIO_EXTENSIONS:
         supported = ", ".join(AUDIO_EXTENSIONS)
         return AudioDecodeError(
@@ -256,99 +122,6 @@ def _check_rate(sample_rate: int | None) -> None:
         raise ConfigurationError(f"sample_rate must be positive, got {sample_rate}")
 
 
-# -- decoder messages on standard error ---------------------------------------------------
-
-# libmpg123 writes "Note: ...", "Warning: ..." and "[src/libmpg123/parse.c:wetwork():1349] error: ...".
-_DECODER_LINE = re.compile(r"^(?:Note|Warning|Error): |^\[src/libmpg123/", re.IGNORECASE)
-_DECODER_PREFIX = re.compile(r"^(?:Note|Warning|Error): |^\[src/libmpg123/[^\]]*\] \w+: ", re.IGNORECASE)
-# Lines that say no more than the truncation check does (a Xing frame announcing more
-# audio than the file holds), or nothing at all about the samples.
-_BENIGN_LINE = re.compile(r"Xing stream size off")
-
-
-class _Stderr:
-    """Per-process state of the fd-2 redirection: a lock and one reusable sink file."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sink: IO[bytes] | None = None
-
-    def reset(self) -> None:
-        """In a forked child: a fresh lock, and a sink not shared with the parent."""
-        self.lock = threading.Lock()
-        self.sink = None
-
-
-_STDERR = _Stderr()
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_STDERR.reset)
-
-
-def _is_mpeg(path: Path) -> bool:
-    return path.suffix.lower() == ".mp3"
-
-
-@contextmanager
-def _decoder_stderr(lines: list[str], active: bool) -> Iterator[None]:
-    """While the body runs, collect what C code writes to file descriptor 2 into *lines*.
-
-    Lines that do not look like libmpg123's are written back to the real standard error.
-    Does nothing when *active* is false or descriptor 2 cannot be duplicated.
-    """
-    if not active:
-        yield
-        return
-    with _STDERR.lock:
-        try:
-            if sys.stderr is not None:
-                sys.stderr.flush()  # Python's pending text goes where it was meant to
-            if _STDERR.sink is None:
-                _STDERR.sink = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 (kept for the process)
-            sink = _STDERR.sink
-            saved = os.dup(2)
-        except (OSError, ValueError):
-            saved = -1
-        if saved < 0:  # no usable standard error (a daemon): decode without capturing
-            yield
-            return
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read()
-            if text:
-                sink.seek(0)
-                sink.truncate()
-                others: list[str] = []
-                for line in text.decode("utf-8", "replace").splitlines():
-                    (lines if _DECODER_LINE.match(line) else others).append(line)
-                if others:
-                    os.write(2, ("\n".join(others) + "\n").encode())
-
-
-def _decoder_warning(path: Path, lines: list[str], decoded: int = 0, announced: int = 0) -> DecoderWarning | None:
-    """The warning for the decoder's *lines*, if any say more than the truncation check does.
-
-    Skipped frames also leave an MP3 shorter than it announces; the warning then gives the
-    count, and stands in for a :class:`TruncatedAudioWarning` (the file is damaged, not cut).
-    """
-    kept = tuple(line for line in lines if not _BENIGN_LINE.search(line))
-    if not kept:
-        return None
-    first = _DECODER_PREFIX.sub("", kept[0]).strip()
-    count = f"{len(kept)} message{'s' if len(kept) > 1 else ''}"
-    short = f"; {decoded:,} of the {announced:,} samples it announces were decoded" if decoded < announced else ""
-    return DecoderWarning(
-        f"the decoder reported damage ({count}, the first: {first!r}) and skipped what it could not decode"
-        f"{short}, so the audio may have gaps; re-encode the file or copy it again",
-        path=path,
-        messages=kept,
-    )
-
-
 #: The scale of 16-bit samples: libsndfile reads them as float as ``sample / 32768``.
 _PCM_16_SCALE = np.float32(1.0 / 32768)
 #: Frames per integer read of a 16-bit file (4 MiB of stereo samples).
@@ -359,9 +132,8 @@ def _read(fh: sf.SoundFile, frames: int = -1) -> Samples:
     """The next *frames* (-1: all the rest) as float32 ``(frames, channels)``, scaled as libsndfile scales them.
 
     16-bit files (GTZAN's WAV and AU among them) are read as integers and scaled here: the
-    same values (a power-of-two scale is exact), in a third of the time libsndfile takes to
-    convert them itself (0.9 ms against 2.7 for a 30-s 22.05 kHz WAV). They are read
-    :data:`_READ_FRAMES` at a time into the float32 result, so a long file needs no
+    same values (a power-of-two scale is exact), sooner than libsndfile converts them
+    itself. They are read :data:`_READ_FRAMES` at a time into the float32 result, so a long file needs no
     integer copy of itself.
     """
     if fh.subtype != "PCM_16":
@@ -411,8 +183,8 @@ class _Converter:
     soxr's stream resampler gives the same samples whichever way the input is cut into
     blocks, and the same as its one-shot ``soxr.resample``, so a file converted in one block
     (:func:`load_audio`) or many (:func:`iter_audio_blocks`) gives the same waveform. Each
-    block goes through it in pieces of :data:`_RESAMPLE_FRAMES`, which stay in cache: a
-    30-s 44.1 kHz track resamples in 6.0 ms instead of 7.5 in one call.
+    block goes through it in pieces of :data:`_RESAMPLE_FRAMES`, which stay in the CPU's
+    cache.
     """
 
     def __init__(self, path: Path, file_rate: int, channels: int, *, sample_rate: int | None, mono: bool) -> None:
@@ -547,21 +319,23 @@ def audio_info(path: StrPath) -> AudioInfo:
         counts the samples present.
     DecoderWarning
         If the MP3 decoder reported damaged frames while reading the header.
+        Captured only where the decoding thread is the process's only Python thread
+        (see :mod:`musicgenre.io`); elsewhere the decoder's notes go to standard error.
     """
     p = Path(path)
     _check_file(p)
     lines: list[str] = []
     try:
-        with _decoder_stderr(lines, _is_mpeg(p)):
+        with decoder_stderr(lines, is_mpeg(p)):
             info = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise _decode_failure(p, exc, lines) from None
-    truncated = _truncation(p)
+    truncated = truncation(p)
     if info.frames <= 0:
-        raise _no_samples(p, truncated)
+        raise no_samples(p, truncated)
     if truncated is not None:
-        warnings.warn(_truncation_warning(p, truncated[1], truncated[0], "bytes"), stacklevel=2)
-    damage = _decoder_warning(p, lines)
+        warnings.warn(truncation_warning(p, truncated[1], truncated[0], "bytes"), stacklevel=2)
+    damage = decoder_warning(p, lines)
     if damage is not None:
         warnings.warn(damage, stacklevel=2)
     return AudioInfo(p, int(info.samplerate), int(info.channels), int(info.frames), info.format)
@@ -578,7 +352,8 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
         If given, resample to this rate (with soxr, high quality); else keep the file's rate.
     mono
         If true, average the channels into one (the reference's ``rechannel``), before
-        resampling.
+        resampling; if false (the default, as in soundfile and torchaudio), keep the
+        file's channels.
 
     Returns
     -------
@@ -604,6 +379,8 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
         samples present are returned.
     DecoderWarning
         If the MP3 decoder reported damaged frames and skipped them.
+        Captured only where the decoding thread is the process's only Python thread
+        (see :mod:`musicgenre.io`); elsewhere the decoder's notes go to standard error.
 
     See Also
     --------
@@ -622,7 +399,6 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
     _check_file(p)
     _check_rate(sample_rate)
     decoded = _decode(p)
-    assert decoded is not None  # no length limit
     for note in decoded.notes:
         warnings.warn(note, stacklevel=2)
     convert = _Converter(p, decoded.file_rate, decoded.data.shape[1], sample_rate=sample_rate, mono=mono)
@@ -637,52 +413,37 @@ class _Decoded:
 
     data: Samples  # (frames, channels)
     file_rate: int
-    announced: int  # the frames the header announces (AudioInfo.frames)
     notes: tuple[Warning, ...]
 
 
-#: libsndfile subtypes whose samples a WAV, AIFF or AU file stores as they are (a FLAC
-#: stream names the same PCM subtypes, compressed): reading them costs next to nothing (a
-#: 30-s 22.05 kHz WAV in 1 ms), so decoding them ahead would only hold memory.
-_UNCOMPRESSED = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"})
-
-
-def _decode(p: Path, *, max_seconds: float | None = None, compressed_only: bool = False) -> _Decoded | None:
+def _decode(p: Path) -> _Decoded:
     """Decode the whole of *p* (checked by :func:`_check_file`).
 
-    ``None``, without reading samples, if it announces more than *max_seconds* or, with
-    *compressed_only*, if its samples are stored uncompressed (:data:`_UNCOMPRESSED`).
-
-    Issues no warning itself: they are returned, in the order
-    :func:`load_audio` issues them.
+    Issues no warning itself: they are returned, in the order :func:`load_audio` issues them.
     """
     lines: list[str] = []
     try:
-        with _decoder_stderr(lines, _is_mpeg(p)), sf.SoundFile(str(p)) as fh:
+        with decoder_stderr(lines, is_mpeg(p)), sf.SoundFile(str(p)) as fh:
             announced, file_rate = fh.frames, int(fh.samplerate)
-            if max_seconds is not None and announced > max_seconds * file_rate:
-                return None
-            if compressed_only and fh.subtype in _UNCOMPRESSED and fh.format != "FLAC":  # FLAC: PCM, compressed
-                return None
             data = _read(fh)
     except _DECODE_ERRORS as exc:
         raise _decode_failure(p, exc, lines) from None
-    truncated = _truncation(p)
+    truncated = truncation(p)
     if data.shape[0] == 0:
-        raise _no_samples(p, truncated)
-    damage = _decoder_warning(p, lines, data.shape[0], announced)
+        raise no_samples(p, truncated)
+    damage = decoder_warning(p, lines, data.shape[0], announced)
     notes: list[Warning] = []
     if truncated is not None:
-        notes.append(_truncation_warning(p, truncated[1], truncated[0], "bytes"))
+        notes.append(truncation_warning(p, truncated[1], truncated[0], "bytes"))
     elif damage is None and data.shape[0] < 0.99 * announced:  # e.g. an MP3 whose frame count is in its Xing header
-        notes.append(_truncation_warning(p, data.shape[0], announced, "samples"))
+        notes.append(truncation_warning(p, data.shape[0], announced, "samples"))
     if damage is not None:
         notes.append(damage)
-    return _Decoded(data, file_rate, announced, tuple(notes))
+    return _Decoded(data, file_rate, tuple(notes))
 
 
 def iter_audio_blocks(
-    path: StrPath, *, sample_rate: int | None = None, mono: bool = True, block_seconds: float = 30.0
+    path: StrPath, *, sample_rate: int | None = None, mono: bool = False, block_seconds: float = 30.0
 ) -> Iterator[torch.Tensor]:
     """Decode an audio file block by block, in memory bounded by the block size.
 
@@ -700,7 +461,8 @@ def iter_audio_blocks(
     sample_rate
         If given, resample to this rate (with soxr, high quality); else keep the file's rate.
     mono
-        If true (the default), average the channels into one before resampling.
+        If true, average the channels into one before resampling; if false (the default,
+        as for :func:`load_audio`), keep the file's channels.
     block_seconds
         Seconds of the file decoded per step. Decoding holds about ``block_seconds x
         rate x channels x 4`` bytes at a time (10.6 MB for 30 s of 44.1 kHz stereo).
@@ -729,13 +491,15 @@ def iter_audio_blocks(
         first block), or an MP3 decodes to fewer samples than it announces (after the last).
     DecoderWarning
         After the last block, if the MP3 decoder reported damaged frames and skipped them.
+        Captured only where the decoding thread is the process's only Python thread
+        (see :mod:`musicgenre.io`); elsewhere the decoder's notes go to standard error.
 
     Examples
     --------
     >>> import numpy as np, soundfile as sf, tempfile, os, torch
     >>> path = os.path.join(tempfile.mkdtemp(), "long.wav")
     >>> sf.write(path, np.zeros((10 * 44100, 2), dtype="float32"), 44100)
-    >>> blocks = list(iter_audio_blocks(path, sample_rate=22050, block_seconds=4.0))
+    >>> blocks = list(iter_audio_blocks(path, sample_rate=22050, mono=True, block_seconds=4.0))
     >>> torch.cat(blocks, dim=-1).shape
     torch.Size([1, 220500])
     """
@@ -746,7 +510,7 @@ def iter_audio_blocks(
         raise ConfigurationError(f"block_seconds must be positive, got {block_seconds}")
     lines: list[str] = []
     try:
-        with _decoder_stderr(lines, _is_mpeg(p)):
+        with decoder_stderr(lines, is_mpeg(p)):
             fh = sf.SoundFile(str(p))
     except _DECODE_ERRORS as exc:
         raise _decode_failure(p, exc, lines) from None
@@ -761,25 +525,25 @@ def _blocks(
         announced, file_rate = fh.frames, int(fh.samplerate)
         block_frames = max(1, round(block_seconds * file_rate))
         convert = _Converter(path, file_rate, fh.channels, sample_rate=sample_rate, mono=mono)
-        truncated = _truncation(path)
+        truncated = truncation(path)
         decoded = 0
         while True:
             try:
-                with _decoder_stderr(lines, _is_mpeg(path)):  # per read: never held across a yield
+                with decoder_stderr(lines, is_mpeg(path)):  # per read: never held across a yield
                     block = _read(fh, block_frames)
             except _DECODE_ERRORS as exc:
                 raise _decode_failure(path, exc, lines) from None
             last = block.shape[0] == 0  # a short read may still be followed by more
             if decoded == 0:
                 if last:
-                    raise _no_samples(path, truncated)
+                    raise no_samples(path, truncated)
                 if truncated is not None:
-                    warnings.warn(_truncation_warning(path, truncated[1], truncated[0], "bytes"), stacklevel=2)
+                    warnings.warn(truncation_warning(path, truncated[1], truncated[0], "bytes"), stacklevel=2)
             decoded += block.shape[0]
             if last:
-                damage = _decoder_warning(path, lines, decoded, announced)
+                damage = decoder_warning(path, lines, decoded, announced)
                 if truncated is None and damage is None and decoded < 0.99 * announced:
-                    warnings.warn(_truncation_warning(path, decoded, announced, "samples"), stacklevel=2)
+                    warnings.warn(truncation_warning(path, decoded, announced, "samples"), stacklevel=2)
                 if damage is not None:
                     warnings.warn(damage, stacklevel=2)
             wave = convert(block, last=last)
@@ -789,41 +553,26 @@ def _blocks(
                 return
 
 
-# -- folders --------------------------------------------------------------------------------
-
-
-def walk_files(root: Path) -> list[Path]:
-    """Every file under *root*, recursively, in a deterministic (sorted) order; hidden files and folders are skipped.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> root = Path(tempfile.mkdtemp())
-    >>> for name in ("b/2.wav", "a.wav", ".hidden/x.wav", "b/.1.wav"):
-    ...     (root / name).parent.mkdir(parents=True, exist_ok=True)
-    ...     (root / name).touch()
-    >>> [p.relative_to(root).as_posix() for p in walk_files(root)]
-    ['a.wav', 'b/2.wav']
-    """
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return found
-
-
-def find_audio_files(folder: StrPath) -> list[Path]:
-    """The audio files under *folder*, recursively, in sorted order (hidden files and folders skipped).
-
-    The extensions are :data:`~musicgenre.io.AUDIO_EXTENSIONS` (``.wav``, ``.flac``,
-    ``.mp3``...), in any letter case.
-    """
-    return [path for path in walk_files(Path(folder)) if path.suffix.lower() in AUDIO_EXTENSIONS]
-
-
 def load_mono(path: StrPath, *, sample_rate: int) -> torch.Tensor:
-    """A file's ``(time,)`` mono samples at *sample_rate*.
+    """A file's ``(time,)`` mono samples at *sample_rate*: ``load_audio(path, sample_rate=sample_rate, mono=True)[0][0]``.
 
-    ``load_audio(path, sample_rate=sample_rate, mono=True)[0][0]``.
+    Parameters
+    ----------
+    path
+        A WAV, AU, FLAC, OGG, MP3 or AIFF file.
+    sample_rate
+        The rate of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(time,)`` float32 samples.
+
+    Raises
+    ------
+    AudioDecodeError
+        As :func:`load_audio`.
+    ConfigurationError
+        If *sample_rate* is not positive.
     """
     return load_audio(path, sample_rate=sample_rate, mono=True)[0][0]
