@@ -14,9 +14,9 @@ import soxr
 import torch
 from numpy.typing import NDArray
 
-from musicgenre.io import decode as mio_decode
 from musicgenre.errors import AudioDecodeError, MusicGenreError
 from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_audio
+from musicgenre.io import decode as mio_decode
 
 SR = 22050
 Loader = Callable[[Path], object]

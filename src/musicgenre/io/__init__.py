@@ -41,8 +41,10 @@ then turns the lines in libmpg123's own wording (``Note: ``, ``Warning: ``, ``Er
 there meanwhile is passed on to the real standard error. Descriptor 2 belongs to the whole
 process, so this capture runs only while the decoding thread is the process's only Python
 thread: with other threads alive (a progress bar's monitor, a server's request threads),
-an MP3 is decoded without it, libmpg123's notes reach standard error as it prints them,
-and no other thread's output is ever taken. Worker processes (:mod:`musicgenre.parallel`)
+an MP3 is decoded without it, libmpg123's notes reach standard error as it prints them
+(a damaged file that decodes to fewer samples than it announces still gets a
+:class:`~musicgenre.errors.TruncatedAudioWarning`), and no other thread's output is ever
+taken. Worker processes (:mod:`musicgenre.parallel`)
 decode on their only thread, so they capture. A process forked during a capture gets the
 real descriptor 2 back in the child.
 """

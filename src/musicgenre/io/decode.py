@@ -554,7 +554,9 @@ def _blocks(
 
 
 def load_mono(path: StrPath, *, sample_rate: int) -> torch.Tensor:
-    """A file's ``(time,)`` mono samples at *sample_rate*: ``load_audio(path, sample_rate=sample_rate, mono=True)[0][0]``.
+    """A file's ``(time,)`` mono samples at *sample_rate*.
+
+    ``load_audio(path, sample_rate=sample_rate, mono=True)[0][0]``.
 
     Parameters
     ----------
