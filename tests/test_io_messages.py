@@ -1,9 +1,10 @@
 """The MP3 decoder's messages on standard error: captured from libmpg123 only, never another thread's output.
 
 libmpg123 prints its notes to file descriptor 2, which belongs to the whole process. These
-tests check that what musicgenre captures there is libmpg123's wording alone, written while
-the decoding thread is the only Python thread, and that a process forked during a capture
-writes to the real standard error.
+tests check that they become one DecoderWarning naming the file (or an AudioDecodeError's
+reason) when the decoding thread is the process's only Python thread, that what is captured
+is libmpg123's wording alone, that other threads' output is never taken, and that a process
+forked during a capture writes to the real standard error.
 """
 
 from __future__ import annotations
@@ -19,36 +20,144 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from numpy.typing import NDArray
+from tqdm._monitor import TMonitor
 
 import musicgenre
-from musicgenre.errors import DecoderWarning, TruncatedAudioWarning
+from musicgenre.errors import AudioDecodeError, DecoderWarning, MusicGenreWarning, TruncatedAudioWarning
 from musicgenre.io import audio_info, iter_audio_blocks, load_audio
 
+# Blocks of an MP3 differ from the whole read by a few float32 ulps (see test_io_blocks.py).
+MP3_ATOL = 1e-6
 
-def _music(rng: np.random.Generator, seconds: float, rate: int = 22050) -> NDArray[np.float32]:
+
+def _music(rng: np.random.Generator, seconds: float, rate: int) -> NDArray[np.float32]:
+    """Two tones plus noise, shape ``(frames, 2)``."""
     t = np.arange(round(seconds * rate)) / rate
     tones = np.stack([0.3 * np.sin(2 * np.pi * f * t) for f in (220.0, 330.0)], axis=1)
     return (tones + 0.05 * rng.standard_normal(tones.shape)).astype(np.float32)
 
 
 def _clean_mp3(path: Path, rng: np.random.Generator, seconds: float = 1.0) -> Path:
-    sf.write(str(path), _music(rng, seconds), 22050, format="MP3")
+    sf.write(str(path), _music(rng, seconds, 22050), 22050, format="MP3")
     return path
 
 
-def _damaged_mp3(path: Path, rng: np.random.Generator) -> Path:
-    """A 3-s MP3 with 600 bytes zeroed in its middle: frame headers libmpg123 must skip."""
+def _damaged_mp3(path: Path, rng: np.random.Generator, damage: int = 600) -> Path:
+    """A 3-s MP3 with *damage* bytes zeroed in its middle: frame headers libmpg123 must skip."""
     _clean_mp3(path, rng, seconds=3.0)
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle : middle + 600] = bytes(600)
+    data[middle : middle + damage] = bytes(damage)
     path.write_bytes(bytes(data))
     return path
 
 
+@pytest.fixture
+def only_thread() -> None:
+    """Make the test's thread the process's only Python thread, as the capture requires.
+
+    tqdm starts a monitor thread for every bar, a disabled one too, and stops it only when
+    an enabled bar closes: earlier tests' bars (musicgenre.parallel's) leave one running.
+    """
+    for thread in threading.enumerate():
+        if isinstance(thread, TMonitor):
+            thread.exit()  # type: ignore[no-untyped-call]  # tqdm is untyped
+    assert threading.active_count() == 1, f"other threads are alive: {threading.enumerate()}"
+
+
 def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line]
+
+
+# -- on the only thread: one warning naming the file -----------------------------------------
+
+
+@pytest.mark.usefixtures("only_thread")
+def test_damaged_mp3_warns_once_and_leaks_nothing_to_stderr(
+    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _damaged_mp3(tmp_path / "damaged.mp3", rng, damage=600)
+
+    with pytest.warns(DecoderWarning) as record:
+        wave, _ = load_audio(path)
+
+    assert len(record) == 1
+    warning = record[0].message
+    assert isinstance(warning, DecoderWarning)
+    assert isinstance(warning, MusicGenreWarning)
+    assert warning.path == path
+    assert "damaged.mp3: the decoder reported damage" in str(warning)
+    assert "re-encode" in str(warning)
+    assert "samples it announces were decoded" in str(warning)  # one warning: no TruncatedAudioWarning besides
+    assert any("Illegal Audio-MPEG-Header" in line for line in warning.messages)
+    assert record[0].filename == __file__
+    assert wave.shape[0] == 2
+    assert 0 < wave.shape[-1] < 3 * 22050  # the skipped frames are missing
+    assert capfd.readouterr().err == ""  # libmpg123's "Note: ..." lines did not reach fd 2
+
+
+@pytest.mark.usefixtures("only_thread")
+def test_damaged_mp3_warns_after_the_blocks_too(
+    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = _damaged_mp3(tmp_path / "damaged.mp3", rng, damage=600)
+    with pytest.warns(DecoderWarning):
+        whole, _ = load_audio(path, mono=True)
+
+    with pytest.warns(DecoderWarning, match="damaged.mp3") as record:
+        blocks = list(iter_audio_blocks(path, mono=True, block_seconds=0.2))
+
+    assert len(record) == 1
+    torch.testing.assert_close(torch.cat(blocks, dim=-1), whole, rtol=0, atol=MP3_ATOL)
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.usefixtures("only_thread")
+def test_undecodable_mp3_error_gives_the_decoders_reason(
+    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "wrecked.mp3"
+    sf.write(str(path), _music(rng, 3.0, 22050), 22050)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 :] = rng.bytes(len(data) - len(data) // 2)  # past libmpg123's resync limit
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(AudioDecodeError) as info:
+        load_audio(path)
+
+    assert info.value.path == path
+    assert "not a valid MP3 file, or it is corrupt" in str(info.value)
+    assert "Unspecified internal error" not in str(info.value)  # libsndfile's words, replaced by libmpg123's
+    assert capfd.readouterr().err == ""
+
+
+def test_complete_mp3_gives_no_decoder_warning(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = tmp_path / "clean.mp3"
+    sf.write(str(path), _music(rng, 1.0, 44100), 44100)
+    audio_info(path)
+    load_audio(path)  # filterwarnings=error: any warning fails
+    list(iter_audio_blocks(path, block_seconds=0.25))
+
+
+@pytest.mark.usefixtures("only_thread")
+def test_other_writes_to_stderr_during_a_decode_are_passed_on(
+    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Descriptor 2 is the whole process's: text that is not the decoder's must not be swallowed.
+    path = tmp_path / "clean.mp3"
+    sf.write(str(path), _music(rng, 0.5, 22050), 22050)
+    real_soundfile = sf.SoundFile
+
+    def chatty(*args: object, **kwargs: object) -> sf.SoundFile:
+        os.write(2, b"not the decoder says hello\n")
+        return real_soundfile(*args, **kwargs)
+
+    monkeypatch.setattr(sf, "SoundFile", chatty)
+    load_audio(path)
+
+    assert capfd.readouterr().err == "not the decoder says hello\n"
 
 
 # -- libmpg123's own wording only ----------------------------------------------------------
@@ -77,6 +186,7 @@ def test_the_decoder_pattern_is_libmpg123s_own_wording(line: str, decoder: bool)
     assert bool(DECODER_LINE.match(line)) is decoder
 
 
+@pytest.mark.usefixtures("only_thread")
 def test_a_lower_case_warning_written_during_a_decode_is_passed_on_not_a_decoder_warning(
     tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,7 +200,6 @@ def test_a_lower_case_warning_written_during_a_decode_is_passed_on_not_a_decoder
         return real_soundfile(*args, **kwargs)
 
     monkeypatch.setattr(sf, "SoundFile", chatty)
-    assert threading.active_count() == 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         load_audio(path, mono=False)
@@ -165,23 +274,6 @@ def test_a_damaged_mp3_decoded_beside_another_thread_leaves_the_decoders_notes_o
     assert "damaged.mp3: is truncated" in str(caught[0].message)
     assert 0 < wave.shape[-1] < 3 * 22050
     assert any(line.startswith("Note: Illegal Audio-MPEG-Header") for line in _lines(capfd.readouterr().err))
-
-
-def test_a_damaged_mp3_decoded_on_the_only_thread_warns_naming_the_file(
-    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str]
-) -> None:
-    path = _damaged_mp3(tmp_path / "damaged.mp3", rng)
-    assert threading.active_count() == 1, "another test left a thread running"
-
-    with pytest.warns(DecoderWarning, match=r"damaged\.mp3: the decoder reported damage") as record:
-        load_audio(path, mono=False)
-
-    assert len(record) == 1
-    warning = record[0].message
-    assert isinstance(warning, DecoderWarning)
-    assert warning.path == path
-    assert warning.messages[0].startswith("Note: Illegal Audio-MPEG-Header")
-    assert capfd.readouterr().err == ""
 
 
 # -- fork ----------------------------------------------------------------------------------

@@ -3,17 +3,15 @@
 Decoding goes through :mod:`soundfile` (libsndfile: WAV, AU, FLAC, OGG/Vorbis/Opus, MP3,
 AIFF); resampling uses :mod:`soxr`. :func:`load_audio` decodes a whole file;
 :func:`iter_audio_blocks` decodes it block by block, so memory stays bounded for any
-length. Both go through one implementation of mixing and resampling (``_Converter``), so
+length. Both go through one implementation of mixing and resampling (``_convert``), so
 the blocks of a file, concatenated, equal :func:`load_audio`'s waveform (exactly, or within
-1e-6 for MP3; see :func:`iter_audio_blocks`). Channels are mixed to mono *before*
-resampling (one resampler channel, not two), by a sum of column views of soundfile's
-``(frames, channels)`` array: the same result, to the bit, as numpy's ``mean(axis=1)``,
-without its strided reduction over a short last axis. This module imports PyTorch only
-where it makes tensors, so that decoding can start while PyTorch loads.
+1e-6 for MP3; see :func:`iter_audio_blocks`). This module imports PyTorch only where it
+makes tensors, so that decoding can start while PyTorch loads.
 
-The checks around decoding live beside it: ``_headers`` compares a WAV, AIFF or AU header
-with the bytes present (a truncated file), ``_mpg123`` captures libmpg123's messages on
-standard error (a damaged MP3).
+The other jobs around decoding live beside it, in private modules: ``_convert`` (16-bit
+reads, channel mixing, resampling), ``_headers`` (a WAV, AIFF or AU header against the
+bytes present: a truncated file) and ``_mpg123`` (libmpg123's messages on standard error:
+a damaged MP3).
 """
 
 from __future__ import annotations
@@ -26,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
-import soxr
 from numpy.typing import NDArray
 
 from musicgenre._config import StrPath
 from musicgenre.errors import AudioDecodeError, ConfigurationError
+from musicgenre.io._convert import Converter, Samples, read_samples
 from musicgenre.io._headers import no_samples, truncation, truncation_warning
 from musicgenre.io._mpg123 import decoder_detail, decoder_stderr, decoder_warning, is_mpeg
 from musicgenre.io.files import AUDIO_EXTENSIONS
@@ -39,8 +37,6 @@ if TYPE_CHECKING:  # imported where tensors are made: decoding can start while P
     import torch
 
 __all__ = ["AudioInfo", "audio_info", "iter_audio_blocks", "load_audio", "load_mono", "waveform_to_mono"]
-
-Samples = NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -122,121 +118,6 @@ def _check_rate(sample_rate: int | None) -> None:
         raise ConfigurationError(f"sample_rate must be positive, got {sample_rate}")
 
 
-#: The scale of 16-bit samples: libsndfile reads them as float as ``sample / 32768``.
-_PCM_16_SCALE = np.float32(1.0 / 32768)
-#: Frames per integer read of a 16-bit file (4 MiB of stereo samples).
-_READ_FRAMES = 1 << 20
-
-
-def _read(fh: sf.SoundFile, frames: int = -1) -> Samples:
-    """The next *frames* (-1: all the rest) as float32 ``(frames, channels)``, scaled as libsndfile scales them.
-
-    16-bit files (GTZAN's WAV and AU among them) are read as integers and scaled here: the
-    same values (a power-of-two scale is exact), sooner than libsndfile converts them
-    itself. They are read :data:`_READ_FRAMES` at a time into the float32 result, so a long file needs no
-    integer copy of itself.
-    """
-    if fh.subtype != "PCM_16":
-        data: Samples = fh.read(frames, dtype="float32", always_2d=True)
-        return data
-    wanted = max(0, fh.frames - fh.tell()) if frames < 0 else frames
-    out: Samples = np.empty((wanted, fh.channels), dtype=np.float32)
-    done = 0
-    while done < wanted:
-        part = fh.read(min(_READ_FRAMES, wanted - done), dtype="int16", always_2d=True)
-        np.multiply(part, _PCM_16_SCALE, out=out[done : done + len(part)])
-        done += len(part)
-        if len(part) == 0:  # the file holds fewer frames than its header says
-            break
-    return out[:done]
-
-
-# -- mixing and resampling: one implementation for whole files and blocks -----------------
-
-
-def _mix_down(data: Samples) -> Samples:
-    """The mean of the channels of a ``(frames, channels)`` block, as a ``(frames,)`` array.
-
-    A sum of column views, then one division: the same operations, in the same order, as
-    ``data.mean(axis=1, dtype=np.float32)``, without numpy's slow strided reduction over a
-    short last axis.
-    """
-    channels = data.shape[1]
-    if channels == 1:
-        return data[:, 0]  # a view; contiguous, as the row stride is one sample
-    out: Samples = data[:, 0] + data[:, 1]
-    for c in range(2, channels):
-        out += data[:, c]
-    out /= np.float32(channels)
-    return out
-
-
-#: Frames per soxr call (mono: 256 KiB of float32).
-_RESAMPLE_FRAMES = 1 << 16
-#: Spare output frames for a block's resampled samples (the filter's delay is far shorter).
-_RESAMPLE_MARGIN = 1 << 17
-
-
-class _Converter:
-    """Mix and resample consecutive decoded blocks of one file into ``(channels, time)`` tensors.
-
-    soxr's stream resampler gives the same samples whichever way the input is cut into
-    blocks, and the same as its one-shot ``soxr.resample``, so a file converted in one block
-    (:func:`load_audio`) or many (:func:`iter_audio_blocks`) gives the same waveform. Each
-    block goes through it in pieces of :data:`_RESAMPLE_FRAMES`, which stay in the CPU's
-    cache.
-    """
-
-    def __init__(self, path: Path, file_rate: int, channels: int, *, sample_rate: int | None, mono: bool) -> None:
-        self.path = path
-        self.channels = 1 if mono else channels
-        self.file_rate = file_rate
-        self.rate = file_rate if sample_rate is None else sample_rate
-        self.stream: soxr.ResampleStream | None = None
-        self.produced = 0
-
-    def _resample(self, data: Samples, *, last: bool) -> Samples:
-        """*data* through the file's soxr stream, in pieces of at most :data:`_RESAMPLE_FRAMES`."""
-        if self.stream is None:
-            self.stream = soxr.ResampleStream(self.file_rate, self.rate, self.channels, dtype="float32", quality="HQ")
-        frames = data.shape[0]
-        if frames <= _RESAMPLE_FRAMES:
-            single: Samples = self.stream.resample_chunk(data, last=last)
-            return single
-        # One output array (a list of pieces and their concatenation would hold the output
-        # twice), with room for the filter's delay carried over from the previous block.
-        shape = (frames * self.rate // self.file_rate + _RESAMPLE_MARGIN, *data.shape[1:])
-        out: Samples = np.empty(shape, np.float32)
-        size = 0
-        for i in range(0, frames, _RESAMPLE_FRAMES):
-            piece = self.stream.resample_chunk(
-                data[i : i + _RESAMPLE_FRAMES], last=last and i + _RESAMPLE_FRAMES >= frames
-            )
-            if size + len(piece) > len(out):  # more delay than the margin: grow
-                out = np.concatenate([out[:size], np.empty_like(out[: len(piece) + _RESAMPLE_MARGIN])])
-            out[size : size + len(piece)] = piece
-            size += len(piece)
-        return out[:size]
-
-    def __call__(self, block: Samples, *, last: bool) -> torch.Tensor | None:
-        """Convert the next *block* (``(frames, channels)``; *last* if none follows), or ``None`` if empty."""
-        data = _mix_down(block) if self.channels == 1 else block
-        if not np.isfinite(data).all():
-            raise AudioDecodeError("holds NaN or infinite samples; the file is damaged, re-encode it", path=self.path)
-        if self.rate != self.file_rate:
-            data = self._resample(data, last=last)
-        if last and self.produced + data.shape[0] == 0:  # a clip of a few samples can vanish when downsampled
-            data = np.zeros(1 if self.channels == 1 else (1, self.channels), dtype=np.float32)
-        if data.shape[0] == 0:
-            return None
-        self.produced += data.shape[0]
-        import torch
-
-        if data.ndim == 1:
-            return torch.from_numpy(data).reshape(1, -1)
-        return torch.from_numpy(np.ascontiguousarray(data.T))
-
-
 # -- public functions -----------------------------------------------------------------------
 
 
@@ -288,7 +169,7 @@ def waveform_to_mono(
             raise ConfigurationError(f"{name} must be positive, got {rate}")
     frames = np.ascontiguousarray(data.astype(np.float32, copy=False).reshape(-1, data.shape[-1]).T)
     # The mixing and resampling of a decoded file (one block: the whole waveform).
-    convert = _Converter(Path("<waveform>"), sample_rate, frames.shape[1], sample_rate=target_rate, mono=True)
+    convert = Converter(Path("<waveform>"), sample_rate, frames.shape[1], sample_rate=target_rate, mono=True)
     wave = convert(frames, last=True)
     assert wave is not None  # a non-empty block always converts to at least one sample
     return wave[0]
@@ -401,7 +282,7 @@ def load_audio(path: StrPath, *, sample_rate: int | None = None, mono: bool = Fa
     decoded = _decode(p)
     for note in decoded.notes:
         warnings.warn(note, stacklevel=2)
-    convert = _Converter(p, decoded.file_rate, decoded.data.shape[1], sample_rate=sample_rate, mono=mono)
+    convert = Converter(p, decoded.file_rate, decoded.data.shape[1], sample_rate=sample_rate, mono=mono)
     wave = convert(decoded.data, last=True)
     assert wave is not None  # a non-empty block always converts to at least one sample
     return wave, convert.rate
@@ -425,7 +306,7 @@ def _decode(p: Path) -> _Decoded:
     try:
         with decoder_stderr(lines, is_mpeg(p)), sf.SoundFile(str(p)) as fh:
             announced, file_rate = fh.frames, int(fh.samplerate)
-            data = _read(fh)
+            data = read_samples(fh)
     except _DECODE_ERRORS as exc:
         raise _decode_failure(p, exc, lines) from None
     truncated = truncation(p)
@@ -524,13 +405,13 @@ def _blocks(
     with fh:
         announced, file_rate = fh.frames, int(fh.samplerate)
         block_frames = max(1, round(block_seconds * file_rate))
-        convert = _Converter(path, file_rate, fh.channels, sample_rate=sample_rate, mono=mono)
+        convert = Converter(path, file_rate, fh.channels, sample_rate=sample_rate, mono=mono)
         truncated = truncation(path)
         decoded = 0
         while True:
             try:
                 with decoder_stderr(lines, is_mpeg(path)):  # per read: never held across a yield
-                    block = _read(fh, block_frames)
+                    block = read_samples(fh, block_frames)
             except _DECODE_ERRORS as exc:
                 raise _decode_failure(path, exc, lines) from None
             last = block.shape[0] == 0  # a short read may still be followed by more
