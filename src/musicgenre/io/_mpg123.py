@@ -145,22 +145,24 @@ def decoder_stderr(lines: list[str], active: bool = True) -> Iterator[None]:
     active
         Whether to capture at all (only MP3 files need it).
     """
-    if not active:
+    if not active or threading.active_count() != 1:  # other threads' decodes need not wait for the lock
         yield
         return
     state = _STATE
+    captured = False
     with state.lock:
         saved = _redirect(state)
         sink = state.sink
-        if saved < 0 or sink is None:
-            yield
-            return
-        pid = os.getpid()
-        try:
-            yield
-        finally:
-            if os.getpid() == pid:  # in a child forked meanwhile, after_fork_in_child restored it
-                _restore(state, sink, saved, lines)
+        if saved >= 0 and sink is not None:
+            captured = True
+            pid = os.getpid()
+            try:
+                yield
+            finally:
+                if os.getpid() == pid:  # in a child forked meanwhile, after_fork_in_child restored it
+                    _restore(state, sink, saved, lines)
+    if not captured:  # no usable standard error (a daemon), or a thread started meanwhile
+        yield
 
 
 def decoder_detail(lines: list[str]) -> str | None:
