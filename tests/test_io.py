@@ -14,9 +14,9 @@ import soxr
 import torch
 from numpy.typing import NDArray
 
-from musicgenre import io as mio
 from musicgenre.errors import AudioDecodeError, MusicGenreError
 from musicgenre.io import AUDIO_EXTENSIONS, audio_info, iter_audio_blocks, load_audio
+from musicgenre.io import _convert as mio_convert
 
 SR = 22050
 Loader = Callable[[Path], object]
@@ -295,7 +295,7 @@ def test_resampled_file_equals_one_soxr_call_on_the_mixed_signal(
     # The converter feeds soxr's stream in pieces (faster) into one array; the samples must be
     # exactly what one soxr.resample call on the channel mean gives, for a file several pieces
     # long, also when the array has no spare room and has to grow.
-    monkeypatch.setattr(mio, "_RESAMPLE_MARGIN", margin)
+    monkeypatch.setattr(mio_convert, "RESAMPLE_MARGIN", margin)
     rng = np.random.default_rng(1)
     stereo = rng.uniform(-0.5, 0.5, size=(200_000, 2)).astype(np.float32)
     path = tmp_path / "song.flac"

@@ -1,8 +1,7 @@
-"""Block-wise decoding, channel mixing, and the MP3 decoder's messages on standard error."""
+"""Block-wise decoding and channel mixing (the MP3 decoder's messages: tests/test_io_messages.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,9 @@ from musicgenre.errors import (
     AudioDecodeError,
     ConfigurationError,
     DecoderWarning,
-    MusicGenreWarning,
     TruncatedAudioWarning,
 )
-from musicgenre.io import audio_info, iter_audio_blocks, load_audio, waveform_to_mono
+from musicgenre.io import iter_audio_blocks, load_audio, waveform_to_mono
 
 
 def _music(rng: np.random.Generator, seconds: float, rate: int, channels: int = 2) -> NDArray[np.float32]:
@@ -90,9 +88,22 @@ def test_a_clip_that_vanishes_when_resampled_gives_one_zero_sample_either_way(tm
     path = tmp_path / "one-sample.wav"
     sf.write(str(path), np.full((1, 2), 0.5, dtype=np.float32), 44100, subtype="FLOAT")
     whole, _ = load_audio(path, sample_rate=8000, mono=True)
-    blocks = list(iter_audio_blocks(path, sample_rate=8000))
+    blocks = list(iter_audio_blocks(path, sample_rate=8000, mono=True))
     assert torch.equal(torch.cat(blocks, dim=-1), whole)
     assert whole.shape[-1] >= 1
+
+
+def test_blocks_keep_the_files_channels_by_default_as_load_audio_does(tmp_path: Path, rng: np.random.Generator) -> None:
+    # The siblings agree (as soundfile and torchaudio): mono only when asked for.
+    path = tmp_path / "stereo.flac"
+    sf.write(str(path), _music(rng, 1.0, 22050), 22050)
+
+    whole, _ = load_audio(path)
+    blocks = list(iter_audio_blocks(path, block_seconds=0.3))
+
+    assert whole.shape[0] == 2
+    assert all(block.shape[0] == 2 for block in blocks)
+    assert torch.equal(torch.cat(blocks, dim=-1), whole)
 
 
 # -- mixing --------------------------------------------------------------------------------
@@ -134,7 +145,7 @@ def test_non_finite_samples_raise_while_iterating(tmp_path: Path, rng: np.random
     path = tmp_path / "nan.wav"
     sf.write(str(path), samples, 22050, subtype="FLOAT")
 
-    blocks = iter_audio_blocks(path, block_seconds=0.5)
+    blocks = iter_audio_blocks(path, mono=True, block_seconds=0.5)
     assert next(blocks).shape == (1, 11025)
     with pytest.raises(AudioDecodeError, match=r"nan\.wav: holds NaN or infinite samples"):
         list(blocks)
@@ -147,7 +158,7 @@ def test_truncated_wav_warns_before_the_first_block(tmp_path: Path, rng: np.rand
     with pytest.warns(TruncatedAudioWarning):
         whole, _ = load_audio(path, mono=True)
 
-    blocks = iter_audio_blocks(path, block_seconds=0.1)
+    blocks = iter_audio_blocks(path, mono=True, block_seconds=0.1)
     with pytest.warns(TruncatedAudioWarning, match=r"cut.wav: is truncated: .*\(40\.0%\)") as record:
         first = next(blocks)
     assert record[0].filename == __file__  # points at the consumer's line
@@ -163,101 +174,6 @@ def test_truncated_mp3_warns_after_the_last_block(tmp_path: Path, rng: np.random
         blocks = list(iter_audio_blocks(path, block_seconds=0.05))
 
     assert 0 < sum(b.shape[-1] for b in blocks) < 0.5 * 22050
-
-
-# -- the MP3 decoder's messages --------------------------------------------------------------
-
-
-def _damaged_mp3(path: Path, rng: np.random.Generator, damage: int) -> Path:
-    """A 3-s MP3 with *damage* bytes zeroed in its middle: frame headers libmpg123 must skip."""
-    sf.write(str(path), _music(rng, 3.0, 22050), 22050)
-    data = bytearray(path.read_bytes())
-    middle = len(data) // 2
-    data[middle : middle + damage] = bytes(damage)
-    path.write_bytes(bytes(data))
-    return path
-
-
-def test_damaged_mp3_warns_once_and_leaks_nothing_to_stderr(
-    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str]
-) -> None:
-    path = _damaged_mp3(tmp_path / "damaged.mp3", rng, damage=600)
-
-    with pytest.warns(DecoderWarning) as record:
-        wave, _ = load_audio(path)
-
-    assert len(record) == 1
-    warning = record[0].message
-    assert isinstance(warning, DecoderWarning)
-    assert isinstance(warning, MusicGenreWarning)
-    assert warning.path == path
-    assert "damaged.mp3: the decoder reported damage" in str(warning)
-    assert "re-encode" in str(warning)
-    assert "samples it announces were decoded" in str(warning)  # one warning: no TruncatedAudioWarning besides
-    assert any("Illegal Audio-MPEG-Header" in line for line in warning.messages)
-    assert record[0].filename == __file__
-    assert wave.shape[0] == 2
-    assert 0 < wave.shape[-1] < 3 * 22050  # the skipped frames are missing
-    assert capfd.readouterr().err == ""  # libmpg123's "Note: ..." lines did not reach fd 2
-
-
-def test_damaged_mp3_warns_after_the_blocks_too(
-    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str]
-) -> None:
-    path = _damaged_mp3(tmp_path / "damaged.mp3", rng, damage=600)
-    with pytest.warns(DecoderWarning):
-        whole, _ = load_audio(path, mono=True)
-
-    with pytest.warns(DecoderWarning, match="damaged.mp3") as record:
-        blocks = list(iter_audio_blocks(path, block_seconds=0.2))
-
-    assert len(record) == 1
-    torch.testing.assert_close(torch.cat(blocks, dim=-1), whole, rtol=0, atol=MP3_ATOL)
-    assert capfd.readouterr().err == ""
-
-
-def test_undecodable_mp3_error_gives_the_decoders_reason(
-    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "wrecked.mp3"
-    sf.write(str(path), _music(rng, 3.0, 22050), 22050)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2 :] = rng.bytes(len(data) - len(data) // 2)  # past libmpg123's resync limit
-    path.write_bytes(bytes(data))
-
-    with pytest.raises(AudioDecodeError) as info:
-        load_audio(path)
-
-    assert info.value.path == path
-    assert "not a valid MP3 file, or it is corrupt" in str(info.value)
-    assert "Unspecified internal error" not in str(info.value)  # libsndfile's words, replaced by libmpg123's
-    assert capfd.readouterr().err == ""
-
-
-def test_complete_mp3_gives_no_decoder_warning(tmp_path: Path, rng: np.random.Generator) -> None:
-    path = tmp_path / "clean.mp3"
-    sf.write(str(path), _music(rng, 1.0, 44100), 44100)
-    audio_info(path)
-    load_audio(path)  # filterwarnings=error: any warning fails
-    list(iter_audio_blocks(path, block_seconds=0.25))
-
-
-def test_other_writes_to_stderr_during_a_decode_are_passed_on(
-    tmp_path: Path, rng: np.random.Generator, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Descriptor 2 is the whole process's: text that is not the decoder's must not be swallowed.
-    path = tmp_path / "clean.mp3"
-    sf.write(str(path), _music(rng, 0.5, 22050), 22050)
-    real_soundfile = sf.SoundFile
-
-    def chatty(*args: object, **kwargs: object) -> sf.SoundFile:
-        os.write(2, b"another thread says hello\n")
-        return real_soundfile(*args, **kwargs)
-
-    monkeypatch.setattr(sf, "SoundFile", chatty)
-    load_audio(path)
-
-    assert capfd.readouterr().err == "another thread says hello\n"
 
 
 def test_errors_and_warnings_survive_pickling() -> None:
