@@ -24,7 +24,6 @@ computed by the workers left it the bottleneck, on one thread.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from musicgenre._config import StrPath
+from musicgenre._progress import progress_bar
 from musicgenre.errors import AudioDecodeError, ConfigurationError
 
 __all__ = [
@@ -220,8 +220,6 @@ def map_items(
     ConfigurationError
         If *num_workers* is negative or *batch_size* below 1.
     """
-    from tqdm.auto import tqdm
-
     if batch_size < 1 or num_workers < 0:
         raise ConfigurationError(
             f"files_per_batch (batch_size) must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}"
@@ -237,9 +235,7 @@ def map_items(
     if num_workers:
         torch.set_num_threads(max(1, usable_cores() - num_workers))
     try:
-        # Python sets sys.stderr to None where it started without one (2>&-, a daemon): no bar then.
-        disable = sys.stderr is None or (None if progress is None else not progress)
-        with tqdm(total=len(items), desc=desc, unit=unit, disable=disable) as bar:
+        with progress_bar(total=len(items), desc=desc, unit=unit, show=progress) as bar:
             for batch in loader:
                 yield batch
                 bar.update(len(batch))
