@@ -178,6 +178,8 @@ def export_onnx(
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=_TRACER_WARNING, module=r"musicgenre\.models")
+        # A strided slice (musicnn's) that the exporter keeps as it is instead of folding: noise.
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
         # The TorchScript-based exporter: the newer dynamo one needs onnxscript, which the
         # onnx extra does not bring.
         torch.onnx.export(
