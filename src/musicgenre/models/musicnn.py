@@ -253,8 +253,7 @@ class Musicnn(nn.Module):
     ----------
     timbral_algorithm : TimbralAlgorithm
         ``"conv1d"``, ``"conv2d"`` or ``"matmul"``: how the eval-mode fast path computes
-        the timbral convolutions (same values to float rounding; ``"conv1d"`` was fastest
-        on the 2-core AVX2 machine measured).
+        the timbral convolutions (same values to float rounding; ``"conv1d"`` by default).
     skip_dead_filters : bool
         In the eval fast path, skip front-end filters whose weights are all below 1e-20
         (their output is their bias to within 1e-14); most of the pretrained MSD
