@@ -287,7 +287,8 @@ def test_an_unwritable_destination_is_a_clear_error(tmp_path: Path, kind: str, w
         with pytest.raises(ConfigurationError, match="cannot write the export here") as info:
             export(_models()["plain"], target)
     finally:
-        (tmp_path / "read-only").exists() and (tmp_path / "read-only").chmod(0o700)
+        if (tmp_path / "read-only").exists():
+            (tmp_path / "read-only").chmod(0o700)
     assert info.value.path == target
     assert str(target) in str(info.value)
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no temporary file left

@@ -126,16 +126,16 @@ needs_fusion = pytest.mark.skipif(
 @contextmanager
 def onednn_disabled() -> Iterator[None]:
     """``torch.backends.mkldnn.enabled = False`` for the block, as a user switches oneDNN off."""
-    before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
+    before = bool(torch.backends.mkldnn.enabled)
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # a ContextProp in torch's stubs
     try:
         yield
     finally:
-        torch.backends.mkldnn.enabled = before
+        torch.backends.mkldnn.enabled = before  # type: ignore[assignment]
 
 
 @pytest.fixture
-def kernel_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+def kernel_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the calls of oneDNN's fused kernel (a wrapper around the real operator, which still runs)."""
     calls: list[int] = []
     real = fast_module._CONV_POINTWISE
@@ -146,7 +146,7 @@ def kernel_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         return real(*args)
 
     monkeypatch.setattr(fast_module, "_CONV_POINTWISE", counting if real is not None else None)
-    yield calls
+    return calls
 
 
 @needs_fusion

@@ -26,9 +26,9 @@ ONNX export needs the ``onnx`` extra: ``pip install 'musicgenre[onnx]'``.
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,9 +52,7 @@ _TRACER_WARNING: type[Warning] = torch.jit.TracerWarning  # type: ignore[attr-de
 OUTPUT_NAME = "logits"
 
 
-def _prepare(
-    model: GenreModel, features: FeatureConfig | None, *, channels_last: bool
-) -> tuple[GenreModel, InputSpec]:
+def _prepare(model: GenreModel, features: FeatureConfig | None, *, channels_last: bool) -> tuple[GenreModel, InputSpec]:
     """An optimised CPU copy in eval mode (the caller's model is left as it is) and what it reads."""
     if not isinstance(model, GenreModel):
         raise ConfigurationError(
@@ -175,8 +173,8 @@ def export_onnx(
     frozen, spec = _prepare(model, features, channels_last=False)
     metadata = _metadata(frozen, spec, classes)
     axes = {0: "batch", 3: "frames"} if spec.any_frames else {0: "batch"}
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory(prefix="musicgenre-onnx-") as work, warnings.catch_warnings():
+        graph = Path(work) / "model.onnx"  # written here first: the metadata is added before the real write
         warnings.filterwarnings("ignore", category=_TRACER_WARNING, module=r"musicgenre\.models")
         # A strided slice (musicnn's) that the exporter keeps as it is instead of folding: noise.
         warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
@@ -185,14 +183,14 @@ def export_onnx(
         torch.onnx.export(
             frozen,
             (spec.example(),),
-            buffer,
+            str(graph),
             input_names=[spec.name],
             output_names=[OUTPUT_NAME],
             dynamic_axes={spec.name: axes, OUTPUT_NAME: {0: "batch"}},
             opset_version=opset_version,
             dynamo=False,
         )
-    proto = onnx.load_from_string(buffer.getvalue())
+        proto = onnx.load(str(graph))
     onnx.helper.set_model_props(proto, {METADATA_KEY: metadata})
     target = Path(path)
     with atomic_write(target, error=ConfigurationError, what="export") as fh:

@@ -206,7 +206,7 @@ class GenreCNN(GenreModel):
         return out
 
     def input_spec(self, features: FeatureConfig | None = None) -> InputSpec:
-        """dB log-mel windows of *features* (:meth:`GenreModel.input_spec`), with the configured input channels."""
+        """Log-mel windows (dB) of *features*, as :meth:`GenreModel.input_spec`, with the configured channels."""
         return replace(super().input_spec(features), channels=self.config.in_channels)
 
     def reset_classifier(self, num_classes: int, *, seed: int | None = None) -> None:

@@ -9,8 +9,9 @@ It is the same family as :class:`~musicgenre.models.GenreCNN` (conv blocks, embe
 classifier), so it *is* one, configured rather than rewritten: :data:`IMAGE_CNN_CONFIG`
 sets ``in_channels=3`` (``n_mels`` and ``n_frames`` are the picture's height and width).
 The subclass only gives that configuration as its default, words its input errors
-for pictures and describes its input as pictures (:meth:`SpectrogramImageCNN.input_spec`); ``embed``, ``reset_classifier``, ``get_config``/``from_config`` and
-checkpoint support are :class:`~musicgenre.models.GenreCNN`'s.
+for pictures and describes its input as pictures (:meth:`SpectrogramImageCNN.input_spec`);
+``embed``, ``reset_classifier``, ``get_config``/``from_config`` and checkpoint support
+are :class:`~musicgenre.models.GenreCNN`'s.
 """
 
 from __future__ import annotations

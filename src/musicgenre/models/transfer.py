@@ -290,7 +290,7 @@ class MusicnnClassifier(GenreModel):
         return MusicnnFrames(self.config.backbone)
 
     def input_spec(self, features: FeatureConfig | None = None) -> InputSpec:
-        """musicnn's ``log10(10000 mel + 1)`` frames at 16 kHz, named ``"musicnn_frames"``.
+        """The frames of musicnn's front end, ``log10(10000 mel + 1)`` at 16 kHz, named ``"musicnn_frames"``.
 
         The windows are ``(1, 96, frames)`` (any number of frames; 187, 3 s, in training)
         of :class:`MusicnnFrames`, whatever *features* says: the backbone fixes its front
