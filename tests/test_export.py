@@ -291,6 +291,8 @@ def test_an_unwritable_destination_is_a_clear_error(tmp_path: Path, kind: str, w
             (tmp_path / "read-only").chmod(0o700)
     assert info.value.path == target
     assert str(target) in str(info.value)
+    reason = {"under-a-file": "a-file is a file, not a folder", "a-folder": "it is a folder"}.get(where, "ermission")
+    assert reason in str(info.value)
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no temporary file left
 
 
@@ -307,3 +309,25 @@ def test_exports_follow_the_umask(tmp_path: Path, kind: str) -> None:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize("kind", sorted(EXPORTS))
+def test_a_folder_without_write_permission_is_a_clear_error(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root (CI containers) chmod does not stop writing: the refusal is simulated.
+    if kind == "onnx":
+        pytest.importorskip("onnx")
+    export, _ = EXPORTS[kind]
+    real_open = Path.open
+
+    def refusing_open(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "x" in mode or "w" in mode:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    model = _models()["plain"]
+    monkeypatch.setattr(Path, "open", refusing_open)
+    with pytest.raises(ConfigurationError, match="Permission denied") as info:
+        export(model, tmp_path / "model.out")
+    assert info.value.path == tmp_path / "model.out"

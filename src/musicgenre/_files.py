@@ -20,7 +20,15 @@ __all__ = ["atomic_write"]
 ErrorFactory = Callable[..., MusicGenreError]
 
 
-def _problem(exc: OSError) -> str:
+def _problem(target: Path, exc: OSError) -> str:
+    """What is in the way, in words: a parent that is a file, *target* a folder, or the system's reason."""
+    for parent in target.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    if target.is_dir():
+        return "it is a folder"
     return exc.strerror or str(exc)
 
 
@@ -64,7 +72,7 @@ def atomic_write(target: Path, *, error: ErrorFactory, what: str = "file") -> It
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.is_dir():
-            raise IsADirectoryError(21, "Is a directory", str(target))
+            raise IsADirectoryError(21, "it is a folder", str(target))
         while True:
             tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
             try:
@@ -73,7 +81,7 @@ def atomic_write(target: Path, *, error: ErrorFactory, what: str = "file") -> It
             except FileExistsError:  # pragma: no cover - 2**-32 per try
                 continue
     except OSError as exc:
-        raise error(f"cannot write the {what} here ({_problem(exc)})", path=target) from None
+        raise error(f"cannot write the {what} here ({_problem(target, exc)})", path=target) from None
     try:
         with fh:
             yield fh
@@ -82,7 +90,7 @@ def atomic_write(target: Path, *, error: ErrorFactory, what: str = "file") -> It
         try:
             tmp.replace(target)
         except OSError as exc:
-            raise error(f"cannot write the {what} here ({_problem(exc)})", path=target) from None
+            raise error(f"cannot write the {what} here ({_problem(target, exc)})", path=target) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
