@@ -331,3 +331,12 @@ def test_a_folder_without_write_permission_is_a_clear_error(
     with pytest.raises(ConfigurationError, match="Permission denied") as info:
         export(model, tmp_path / "model.out")
     assert info.value.path == tmp_path / "model.out"
+
+
+def test_the_old_module_names_still_work_with_a_warning() -> None:
+    import musicgenre.export as export_module
+
+    with pytest.warns(DeprecationWarning, match="input_spec"):
+        assert export_module.INPUT_NAME == "log_mel"
+    with pytest.warns(DeprecationWarning, match="GenreModel"):
+        assert export_module.Exportable is GenreModel

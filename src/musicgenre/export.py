@@ -50,6 +50,19 @@ METADATA_KEY = "musicgenre"
 # Documented as torch.jit.TracerWarning, but torch's stubs do not re-export it.
 _TRACER_WARNING: type[Warning] = torch.jit.TracerWarning  # type: ignore[attr-defined]
 OUTPUT_NAME = "logits"
+_DEPRECATED = {"INPUT_NAME": "model.input_spec().name", "Exportable": "musicgenre.models.GenreModel"}
+
+
+def __getattr__(name: str) -> Any:
+    """The names export had before its input came from the model: deprecated, with a warning."""
+    if name in _DEPRECATED:
+        warnings.warn(
+            f"musicgenre.export.{name} is deprecated; use {_DEPRECATED[name]} (the input depends on the model)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return "log_mel" if name == "INPUT_NAME" else GenreModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _prepare(model: GenreModel, features: FeatureConfig | None, *, channels_last: bool) -> tuple[GenreModel, InputSpec]:

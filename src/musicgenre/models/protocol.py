@@ -120,7 +120,7 @@ class InputSpec:
         return ("batch", self.channels, self.n_mels, "frames" if self.any_frames else self.n_frames)
 
     def example(self, batch: int = 2) -> torch.Tensor:
-        """A zero input of *batch* windows of :attr:`n_frames` frames (what export traces with)."""
+        """A zero input of *batch* windows of ``n_frames`` frames (what export traces with)."""
         return torch.zeros(batch, self.channels, self.n_mels, self.n_frames)
 
     def to_dict(self) -> dict[str, Any]:
