@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -11,11 +14,13 @@ import numpy as np
 import pytest
 import torch
 
+from musicgenre._version import __version__
 from musicgenre.audio import FeatureConfig
 from musicgenre.errors import CheckpointError, ConfigurationError
 from musicgenre.genres import GENRES
 from musicgenre.models import GenreCNN
 from musicgenre.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from musicgenre.models.registry import register_model, registered_models
 
 
 class Payload:
@@ -216,3 +221,105 @@ def test_numpy_values_and_paths_in_metrics_still_load(tmp_path: Path) -> None:
     assert isinstance(loaded.metrics["accuracy"], float)
     assert torch.equal(loaded.metrics["confusion"], torch.eye(2, dtype=torch.int64))
     assert loaded.extra["root"] == str(tmp_path)
+
+
+def _edited(tmp_path: Path, saved: tuple[Path, GenreCNN], **changes: Any) -> Path:
+    payload = torch.load(saved[0], weights_only=True)
+    payload.update(changes)
+    edited = tmp_path / "edited.ckpt"
+    torch.save(payload, edited)
+    return edited
+
+
+@pytest.mark.parametrize("key", ["metrics", "extra", "classes"])
+@pytest.mark.parametrize("value", [5, "accuracy=0.9", None], ids=["number", "text", "none"])
+def test_a_tampered_entry_of_the_wrong_kind_is_refused(
+    tmp_path: Path, saved: tuple[Path, GenreCNN], key: str, value: object
+) -> None:
+    # Issue 22, defect 8: metrics=5 ended in a TypeError traceback from dict(5).
+    _assert_refused(_edited(tmp_path, saved, **{key: value}), repr(key), "tampered")
+
+
+def test_a_checkpoint_from_a_newer_musicgenre_names_the_versions(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    # Issue 22, defect 8: a newer library whose config has keys this one does not know was
+    # reported as "config does not match the stored weights".
+    payload = torch.load(saved[0], weights_only=True)
+    newer = "99.1.0"
+    payload["library_version"] = newer
+    payload["model_config"]["attention_heads"] = 4
+    edited = tmp_path / "newer.ckpt"
+    torch.save(payload, edited)
+    error = _assert_refused(edited, f"musicgenre {newer}", f"this musicgenre {__version__}", "upgrade")
+    assert "does not match" not in str(error)
+    assert "attention_heads" in str(error)  # what this version could not read
+
+
+def test_a_newer_checkpoint_format_names_the_versions(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    edited = _edited(tmp_path, saved, format_version=2, library_version="1.0.0")
+    _assert_refused(edited, "musicgenre 1.0.0", f"this musicgenre {__version__}", "upgrade", "format 2")
+
+
+def test_an_unknown_class_from_a_newer_musicgenre_names_the_versions(
+    tmp_path: Path, saved: tuple[Path, GenreCNN]
+) -> None:
+    edited = _edited(tmp_path, saved, model_class="FutureModel", library_version="5.0")
+    _assert_refused(edited, "FutureModel", "musicgenre 5.0", "upgrade")
+
+
+def test_an_older_or_same_version_still_says_what_does_not_match(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    payload = torch.load(saved[0], weights_only=True)
+    payload["library_version"] = "0.1.0"
+    payload["model_config"]["embedding_dim"] = 64
+    edited = tmp_path / "older.ckpt"
+    torch.save(payload, edited)
+    error = _assert_refused(edited, "does not match")
+    assert "upgrade" not in str(error)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_checkpoints_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    # Issue 22, defect 5: mkstemp made every checkpoint 0600 whatever the umask.
+    old = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "m.ckpt", GenreCNN(seed=0), classes=GENRES)
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")  # what any other output gets
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask == stat.S_IMODE(plain.stat().st_mode)
+
+
+def test_saving_where_no_file_can_be_written_names_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for target in (blocker / "m.ckpt", tmp_path):  # under a file; a folder itself
+        with pytest.raises(CheckpointError, match="cannot write the checkpoint") as info:
+            save_checkpoint(target, GenreCNN(seed=0), classes=GENRES)
+        assert info.value.path == target
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+class Unregistered(GenreCNN):
+    """A subclass nobody registered: load_checkpoint could not rebuild it."""
+
+
+def test_save_refuses_what_load_could_not_rebuild(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="register_model"):
+        save_checkpoint(tmp_path / "m.ckpt", Unregistered(seed=0), classes=GENRES)
+    with pytest.raises(ConfigurationError, match="GenreModel"):
+        save_checkpoint(tmp_path / "m.ckpt", torch.nn.Linear(2, 10), classes=GENRES)  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_registry_takes_genre_models_only() -> None:
+    with pytest.raises(ConfigurationError, match="GenreModel"):
+        register_model(torch.nn.Linear)  # type: ignore[type-var]
+    assert "Musicnn" not in registered_models()  # the tagger is not a genre model
+    assert {"GenreCNN", "MusicnnClassifier", "SpectrogramImageCNN"} <= set(registered_models())
+
+
+def test_load_rebuilds_registered_genre_models_only(tmp_path: Path, saved: tuple[Path, GenreCNN]) -> None:
+    # A file naming a class that exists in the library but is not a registered genre model.
+    edited = _edited(tmp_path, saved, model_class="Musicnn")
+    _assert_refused(edited, "unknown model class 'Musicnn'", "register_model")

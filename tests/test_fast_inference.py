@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
@@ -9,7 +14,14 @@ from torch import nn
 from musicgenre.audio import functional as F
 from musicgenre.errors import ConfigurationError
 from musicgenre.models import GenreCNN, GenreCNNConfig
-from musicgenre.models.fast import Conv2dReLU, fold_batch_norm, fuse_conv_relu, optimize_for_inference
+from musicgenre.models import fast as fast_module
+from musicgenre.models.fast import (
+    Conv2dReLU,
+    fold_batch_norm,
+    fuse_conv_relu,
+    fused_conv_relu_active,
+    optimize_for_inference,
+)
 from musicgenre.models.scoring import score_overlapping, score_windows, shares_windows
 from musicgenre.recipes import IMPROVED, REFERENCE
 
@@ -102,9 +114,55 @@ def test_conv_relu_fusion_takes_conv_then_relu_only() -> None:
     assert [type(m) for m in norm_between] == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU]
 
 
+X86_64 = platform.machine().lower() in {"x86_64", "amd64", "x64"}
+ONEDNN = bool(torch.backends.mkldnn.is_available())  # type: ignore[no-untyped-call]
+needs_fusion = pytest.mark.skipif(
+    not (X86_64 and ONEDNN),
+    reason=f"the fusion runs on x86-64 with oneDNN only; this is {platform.machine()}"
+    + ("" if ONEDNN else " without oneDNN"),
+)
+
+
+@contextmanager
+def onednn_disabled() -> Iterator[None]:
+    """``torch.backends.mkldnn.enabled = False`` for the block, as a user switches oneDNN off."""
+    before = bool(torch.backends.mkldnn.enabled)
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # a ContextProp in torch's stubs
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before  # type: ignore[assignment]
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the calls of oneDNN's fused kernel (a wrapper around the real operator, which still runs)."""
+    calls: list[int] = []
+    real = fast_module._CONV_POINTWISE
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        assert real is not None
+        return real(*args)
+
+    monkeypatch.setattr(fast_module, "_CONV_POINTWISE", counting if real is not None else None)
+    return calls
+
+
+@needs_fusion
+def test_the_fused_kernel_exists_where_the_fusion_is_meant_to_run() -> None:
+    # A torch whose operator is missing or changed its signature would otherwise turn the
+    # fusion off without a word: on x86-64 with oneDNN, that is a failure, not a skip.
+    assert fast_module._CONV_POINTWISE is not None, "torch.ops.mkldnn._convolution_pointwise is gone or changed"
+    assert fused_conv_relu_active()
+
+
+@needs_fusion
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("shape", [(3, 1, 96, 130), (2, 16, 48, 65), (1, 2, 8, 8)], ids=["input", "block-2", "tiny"])
-def test_fused_conv_relu_computes_relu_of_the_conv(shape: tuple[int, int, int, int], channels_last: bool) -> None:
+def test_fused_conv_relu_computes_relu_of_the_conv(
+    shape: tuple[int, int, int, int], channels_last: bool, kernel_calls: list[int]
+) -> None:
     torch.manual_seed(0)
     conv = nn.Conv2d(shape[1], 8, 3, padding=1)
     fused = Conv2dReLU.from_conv(conv)
@@ -119,10 +177,63 @@ def test_fused_conv_relu_computes_relu_of_the_conv(shape: tuple[int, int, int, i
         # the edge columns of overlapping windows: no padding along time
         edges = fused.with_padding(x, (1, 0))
         expected_edges = torch.relu(torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=(1, 0)))
+    assert len(kernel_calls) == 2, "the fused kernel did not run: Conv2dReLU fell back to conv, then ReLU"
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(edges, expected_edges, rtol=0, atol=1e-6)
     if channels_last and shape[-1] > 8:  # the models' maps in their layout: oneDNN both ways, the same bits
         assert torch.equal(got, expected)
+
+
+def _conv_and_input() -> tuple[nn.Conv2d, torch.Tensor]:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 8, 3, padding=1).to(memory_format=torch.channels_last)
+    return conv, torch.randn(2, 4, 24, 40).contiguous(memory_format=torch.channels_last)
+
+
+def test_disabling_onednn_turns_the_fusion_off_at_the_next_call(kernel_calls: list[int]) -> None:
+    # Issue 22, defect 6: the private operator ran even with oneDNN disabled by the user.
+    conv, x = _conv_and_input()
+    fused = Conv2dReLU.from_conv(conv)  # built while oneDNN is enabled: the switch is read at each call
+    with torch.inference_mode():
+        with onednn_disabled():
+            assert not fused_conv_relu_active()
+            got = fused(x)
+            plain = torch.relu(torch.nn.functional.conv2d(x, conv.weight, conv.bias, padding=1))
+        assert kernel_calls == []
+        assert torch.equal(got, plain)  # conv then ReLU: the same numbers
+        again = fused(x)  # enabled again
+    assert len(kernel_calls) == (1 if X86_64 and ONEDNN else 0)
+    torch.testing.assert_close(again, got, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("machine", ["aarch64", "arm64", "ppc64le", "riscv64"])
+def test_other_architectures_run_conv_then_relu(
+    machine: str, monkeypatch: pytest.MonkeyPatch, kernel_calls: list[int]
+) -> None:
+    conv, x = _conv_and_input()
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    assert not fused_conv_relu_active()
+    with torch.inference_mode():
+        got = Conv2dReLU.from_conv(conv)(x)
+    assert kernel_calls == []
+    assert torch.equal(got, torch.relu(conv(x)))
+
+
+def test_a_model_predicts_the_same_with_onednn_disabled(kernel_calls: list[int]) -> None:
+    model = trained_like(CONFIGS["improved"], seed=2)
+    fast = optimize_for_inference(model)
+    cfg = model.config
+    x = torch.randn(3, 1, cfg.n_mels, cfg.n_frames, generator=torch.Generator().manual_seed(1)) * 20 - 40
+    with torch.inference_mode():
+        fused = fast(x)
+        calls = len(kernel_calls)
+        with onednn_disabled():
+            unfused = fast(x)
+        expected = model(x)
+    assert calls == (len(model.config.channels) if X86_64 and ONEDNN else 0)
+    assert len(kernel_calls) == calls  # none while disabled
+    torch.testing.assert_close(unfused, expected, rtol=0, atol=1e-5)
+    torch.testing.assert_close(fused, expected, rtol=0, atol=1e-5)
 
 
 def test_fused_conv_relu_still_trains() -> None:

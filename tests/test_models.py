@@ -211,3 +211,30 @@ def test_subclass_overriding_make_block(rng: np.random.Generator) -> None:
     rebuilt = WideFirstBlock.from_config(model.get_config(), seed=0)
     assert type(rebuilt) is WideFirstBlock
     assert _same_weights(rebuilt, model)
+
+
+# -- the model contract (musicgenre.models.protocol) ---------------------------------------
+
+
+def test_input_spec_says_what_each_model_reads() -> None:
+    from musicgenre.audio import FeatureConfig
+    from musicgenre.models import GenreModel, MusicnnClassifier, SpectrogramImageCNN, TransferConfig
+
+    features = FeatureConfig()
+    cnn = GenreCNN(seed=0).input_spec(features)
+    assert (cnn.name, cnn.shape, cnn.features) == ("log_mel", ("batch", 1, 64, 215), features)
+    assert cnn.front_end is not None
+    assert cnn.front_end["kind"] == "log_mel_db"
+    assert GenreCNN(seed=0, global_pool=True).input_spec().shape == ("batch", 1, 64, "frames")
+    assert GenreCNN(seed=0).input_spec().front_end is None  # no FeatureConfig: unknown
+    image = SpectrogramImageCNN(seed=0).input_spec(features)
+    assert (image.name, image.shape, image.features) == ("image", ("batch", 3, 128, 128), None)
+    musicnn = MusicnnClassifier(TransferConfig(n_classes=2), seed=0).input_spec(features)
+    assert (musicnn.name, musicnn.shape, musicnn.features) == ("musicnn_frames", ("batch", 1, 96, "frames"), None)
+    assert musicnn.front_end is not None
+    assert (musicnn.front_end["formula"], musicnn.front_end["sample_rate"]) == ("log10(10000 * mel_power + 1)", 16000)
+    assert tuple(musicnn.example(3).shape) == (3, 1, 96, 187)
+    # forward and embed are the base class's: backbone, then head
+    assert GenreCNN.forward is GenreModel.forward
+    assert GenreCNN.embed is GenreModel.embed
+    assert MusicnnClassifier.forward is GenreModel.forward

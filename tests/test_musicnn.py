@@ -280,17 +280,38 @@ def test_export_matches(models: dict[str, Musicnn], tmp_path: Path) -> None:
     assert np.abs(out - expected.numpy()).max() < 1e-4
 
 
-def test_registered_so_checkpoints_rebuild_it(models: dict[str, Musicnn], tmp_path: Path) -> None:
-    from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
-    from musicgenre.models.registry import get_model_class
+def test_the_tagger_is_not_a_checkpoint_model(models: dict[str, Musicnn], tmp_path: Path) -> None:
+    from musicgenre.models.checkpoint import save_checkpoint
+    from musicgenre.models.registry import registered_models
 
-    assert get_model_class("Musicnn") is Musicnn
+    assert "Musicnn" not in registered_models()  # a tagger (sigmoid tags), not a GenreModel
     model = copy.deepcopy(models["MTT_musicnn"])
     model.reset_classifier(3, seed=0)
-    path = save_checkpoint(tmp_path / "tagger.ckpt", model, classes=["a", "b", "c"])  # type: ignore[arg-type]
-    loaded: torch.nn.Module = load_checkpoint(path).model
-    assert type(loaded) is Musicnn
+    with pytest.raises(ConfigurationError, match="GenreModel"):
+        save_checkpoint(tmp_path / "tagger.ckpt", model, classes=["a", "b", "c"])  # type: ignore[arg-type]
+    assert not (tmp_path / "tagger.ckpt").exists()
+
+
+def test_musicnn_fine_tuned_for_genres_round_trips_through_a_checkpoint(
+    models: dict[str, Musicnn], tmp_path: Path
+) -> None:
+    """What a checkpoint of a musicnn with new classes was for: MusicnnClassifier, the whole network trainable."""
+    from musicgenre.models import MusicnnClassifier, TransferConfig
+    from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
+
+    model = MusicnnClassifier(TransferConfig(backbone="MTT_musicnn", n_classes=3, layer="penultimate"), seed=0)
+    model.backbone.load_state_dict(models["MTT_musicnn"].state_dict())
+    model.freeze_backbone("all")
+    assert all(p.requires_grad for p in model.parameters())
+    with torch.no_grad():  # as after fine-tuning: the backbone's weights moved too
+        model.backbone.back.dense.weight.mul_(1.5)
+    model.eval()
+    path = save_checkpoint(tmp_path / "genres.ckpt", model, classes=["a", "b", "c"])
+    loaded = load_checkpoint(path).model
+    assert type(loaded) is MusicnnClassifier
     assert loaded.get_config() == model.get_config()
-    x = torch.rand(2, 187, 96, generator=torch.Generator().manual_seed(0)) * 4
+    x = torch.rand(2, 1, 96, 187, generator=torch.Generator().manual_seed(0)) * 4
     with torch.inference_mode():
-        torch.testing.assert_close(loaded(x), model.eval()(x))
+        torch.testing.assert_close(loaded(x), model(x))
+        patches = x[:, 0].transpose(1, 2)
+        torch.testing.assert_close(loaded.embed(x), model.backbone.embed(patches))  # musicnn's own embedding

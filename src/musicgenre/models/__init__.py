@@ -1,11 +1,13 @@
 """Models: :class:`GenreCNN`, the reference's log-mel CNN and its configurable variants, their registry and checkpoints.
 
-The layers inside the package point one way: :mod:`~musicgenre.models.registry` (class
+The layers inside the package point one way: :mod:`~musicgenre.models.protocol` (the
+:class:`GenreModel` contract) <- :mod:`~musicgenre.models.registry` (class
 lookup by name) <- :mod:`~musicgenre.models.checkpoint` (save and load, rebuilding
 through the registry) <- :mod:`~musicgenre.models.cnn` <- :mod:`~musicgenre.models.image_cnn`;
 :mod:`~musicgenre.models.fast` (the inference copy of any model) depends on none of them.
-The pretrained tagger :mod:`~musicgenre.models.musicnn` sits beside ``cnn`` (it needs only
-the registry), and :mod:`~musicgenre.models.pretrained` loads its packaged weights;
+The pretrained tagger :mod:`~musicgenre.models.musicnn` sits beside ``cnn`` (it needs none
+of them: a tagger, not a genre model, so not in the registry), and
+:mod:`~musicgenre.models.pretrained` loads its packaged weights;
 :mod:`~musicgenre.models.transfer` puts a genre head on a pretrained backbone (the
 ``"pretrained"`` recipe's model).
 """
@@ -23,7 +25,7 @@ from musicgenre.models.pretrained import (
     pretrained_info,
     weights_path,
 )
-from musicgenre.models.protocol import GenreModel, ModelInput
+from musicgenre.models.protocol import GenreModel, InputSpec, ModelInput
 from musicgenre.models.registry import get_model_class, register_model, registered_models
 from musicgenre.models.transfer import MusicnnClassifier, MusicnnFrames, TransferConfig, TransferHead
 
@@ -35,6 +37,7 @@ __all__ = [
     "GenreCNN",
     "GenreCNNConfig",
     "GenreModel",
+    "InputSpec",
     "ModelInput",
     "Musicnn",
     "MusicnnClassifier",

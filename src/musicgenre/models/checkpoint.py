@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from musicgenre._files import atomic_write
 from musicgenre._version import __version__
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.audio.windowing import Windowing
 from musicgenre.errors import CheckpointError, ConfigurationError
+from musicgenre.models.protocol import GenreModel
 from musicgenre.models.registry import get_model_class
-
-if TYPE_CHECKING:
-    from musicgenre.models.cnn import GenreCNN
-    from musicgenre.models.transfer import MusicnnClassifier
 
 __all__ = ["Checkpoint", "PartRecord", "load_checkpoint", "save_checkpoint"]
 
@@ -125,7 +123,7 @@ class Checkpoint:
         musicgenre version that wrote the file.
     """
 
-    model: GenreCNN | MusicnnClassifier
+    model: GenreModel
     classes: list[str]
     features: FeatureConfig
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -173,7 +171,7 @@ class Checkpoint:
 
 def save_checkpoint(
     path: str | os.PathLike[str],
-    model: GenreCNN | MusicnnClassifier,
+    model: GenreModel,
     *,
     classes: Sequence[str],
     features: FeatureConfig | None = None,
@@ -184,13 +182,17 @@ def save_checkpoint(
 ) -> Path:
     """Write *model* and its context to *path* atomically (temp file, then rename).
 
+    The file gets the permissions the umask gives any new file, as the other outputs do.
+
     Parameters
     ----------
     path
         Destination file (conventionally ``.ckpt``).
     model
-        A :class:`~musicgenre.models.GenreCNN` (or registered subclass), or a
-        :class:`~musicgenre.models.transfer.MusicnnClassifier` (a pretrained backbone and its head).
+        A registered :class:`~musicgenre.models.protocol.GenreModel`: a
+        :class:`~musicgenre.models.GenreCNN`, a
+        :class:`~musicgenre.models.transfer.MusicnnClassifier`, or your own subclass
+        registered with :func:`~musicgenre.models.register_model`.
     classes
         Label names in output order; their count must equal ``model.num_classes``.
     features
@@ -208,7 +210,16 @@ def save_checkpoint(
     -------
     pathlib.Path
         *path*.
+
+    Raises
+    ------
+    ConfigurationError
+        If *model* is not a registered :class:`~musicgenre.models.protocol.GenreModel`
+        (:func:`load_checkpoint` could not rebuild it), or the class count is wrong.
+    CheckpointError
+        If *path* cannot be written (a parent that is a file, a read-only folder).
     """
+    _check_registered(model)
     if len(classes) != model.num_classes:
         raise ConfigurationError(f"{len(classes)} class names for a model with {model.num_classes} outputs")
     payload = {
@@ -230,18 +241,47 @@ def save_checkpoint(
         ),
     }
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target, error=CheckpointError, what="checkpoint") as fh:
+        torch.save(payload, fh)
     return target
+
+
+def _check_registered(model: object) -> None:
+    """Refuse what :func:`load_checkpoint` could not rebuild: a non-GenreModel, or an unregistered class."""
+    if not isinstance(model, GenreModel):
+        raise ConfigurationError(
+            f"checkpoints hold genre models (musicgenre.models.GenreModel subclasses), not {type(model).__name__}"
+        )
+    name = type(model).__name__
+    try:
+        registered = get_model_class(name)
+    except ConfigurationError:
+        registered = None
+    if registered is not type(model):
+        problem = "is not registered" if registered is None else f"is not the registered {name} class"
+        raise ConfigurationError(
+            f"model class {type(model).__module__}.{name} {problem}, so load_checkpoint could not rebuild it; "
+            "register it with musicgenre.models.register_model"
+        )
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """The release numbers of a version string (``"0.3.0rc1"`` -> ``(0, 3, 0)``); ``None`` if it has none."""
+    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", version)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def _newer(version: object) -> bool:
+    """Whether *version* (a checkpoint's ``library_version``) is newer than this musicgenre."""
+    theirs, ours = _release(str(version)), _release(__version__)
+    return theirs is not None and ours is not None and theirs > ours
+
+
+def _upgrade(payload: Mapping[str, Any], problem: str) -> str:
+    return (
+        f"written by musicgenre {payload.get('library_version', 'unknown')}, newer than this "
+        f"musicgenre {__version__} ({problem}); upgrade musicgenre to load it"
+    )
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -263,11 +303,19 @@ def _read(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             "not a musicgenre checkpoint (no musicgenre header); was it saved with save_checkpoint?", path=path
         )
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint format {payload.get('format_version')} is not supported by musicgenre {__version__}",
-            path=path,
-        )
+    stored = payload.get("format_version")
+    if stored != FORMAT_VERSION:
+        problem = f"checkpoint format {stored!r}, this one reads format {FORMAT_VERSION}"
+        if (isinstance(stored, int) and stored > FORMAT_VERSION) or _newer(payload.get("library_version")):
+            raise CheckpointError(_upgrade(payload, problem), path=path)
+        raise CheckpointError(f"{problem}; not supported by musicgenre {__version__}", path=path)
+    for key, kind in (("metrics", Mapping), ("extra", Mapping), ("classes", list | tuple)):
+        if key in payload and not isinstance(payload[key], kind):
+            raise CheckpointError(
+                f"its {key!r} entry is a {type(payload[key]).__name__}, not a "
+                f"{'dict' if kind is Mapping else 'list'}; tampered or corrupt?",
+                path=path,
+            )
     return payload
 
 
@@ -290,8 +338,10 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.d
     ------
     CheckpointError
         If the file is missing, truncated, corrupt, holds objects other than plain values
-        (tampered), is not a musicgenre checkpoint, names an unknown model class, or its
-        config does not match its weights. The message names the file.
+        (tampered, or an entry of the wrong kind), is not a musicgenre checkpoint, names a
+        model class that is not registered, was written by a newer musicgenre that this one
+        cannot read (the message names both versions), or its config does not match its
+        weights. The message names the file.
     """
     p = Path(path)
     payload = _read(p)
@@ -299,15 +349,19 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.d
     try:
         cls = get_model_class(str(name))
     except ConfigurationError:
+        problem = f"unknown model class {name!r}"
+        if _newer(payload.get("library_version")):
+            raise CheckpointError(_upgrade(payload, problem), path=p) from None
         raise CheckpointError(
-            f"unknown model class {name!r}; register it with musicgenre.models.register_model",
-            path=p,
+            f"{problem}; register it (a GenreModel subclass) with musicgenre.models.register_model", path=p
         ) from None
     try:
         features = FeatureConfig.from_dict(payload["features"])
         model = cls.from_config(payload["model_config"])
         model.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, TypeError, ConfigurationError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigurationError, RuntimeError) as exc:
+        if _newer(payload.get("library_version")):
+            raise CheckpointError(_upgrade(payload, str(exc)), path=p) from None
         raise CheckpointError(f"config does not match the stored weights ({exc})", path=p) from None
     classes = [str(c) for c in payload.get("classes", [])]
     if len(classes) != model.num_classes:

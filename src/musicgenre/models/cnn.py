@@ -9,7 +9,7 @@ to the 128-d embedding (ReLU, dropout 0.3), then to 10 logits: 451,786 parameter
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,9 +18,10 @@ from torch import nn
 
 from musicgenre._config import from_plain
 from musicgenre._random import seeded
+from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import CheckpointError, ConfigurationError
 from musicgenre.models.checkpoint import load_checkpoint
-from musicgenre.models.protocol import GenreModel
+from musicgenre.models.protocol import GenreModel, InputSpec
 from musicgenre.models.registry import register_model
 
 __all__ = ["GenreCNN", "GenreCNNConfig"]
@@ -109,7 +110,9 @@ class GenreCNN(GenreModel):
     """A small CNN over log-mel spectrograms, the reference's by default.
 
     The model is split the timm way: :meth:`forward_features` (conv blocks),
-    :meth:`forward_head` (flatten/pool, embedding, dropout, classifier). Subclasses can
+    :meth:`forward_head` (flatten/pool, embedding, dropout, classifier); ``forward`` and
+    ``embed`` (the post-ReLU activations of the embedding layer) are
+    :class:`~musicgenre.models.GenreModel`'s. Subclasses can
     override :meth:`make_block` to change every block, or replace ``model.blocks[i]``.
 
     Parameters
@@ -202,13 +205,9 @@ class GenreCNN(GenreModel):
         out: torch.Tensor = self.classifier(self.dropout(x))
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits, ``(batch, num_classes)``."""
-        return self.forward_head(self.forward_features(x))
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The embedding (post-ReLU activations of the embedding layer), ``(batch, num_features)``."""
-        return self.forward_head(self.forward_features(x), pre_logits=True)
+    def input_spec(self, features: FeatureConfig | None = None) -> InputSpec:
+        """Log-mel windows (dB) of *features*, as :meth:`GenreModel.input_spec`, with the configured channels."""
+        return replace(super().input_spec(features), channels=self.config.in_channels)
 
     def reset_classifier(self, num_classes: int, *, seed: int | None = None) -> None:
         """Replace the classifier with a fresh one of *num_classes* outputs (for fine-tuning)."""

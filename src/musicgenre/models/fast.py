@@ -2,7 +2,7 @@
 
 :func:`optimize_for_inference` is the one place where prediction and export make a model
 fast; :class:`~musicgenre.inference.GenreClassifier` and :mod:`musicgenre.export` call it.
-What it does, each measured on the improved recipe's model (``benchmarks/real_path.py``):
+What it does (the Performance page gives what each step saves):
 
 - **Batch-norm folding.** In eval mode a ``BatchNorm`` after a convolution is a fixed
   per-channel scale and shift, so it can be folded into the convolution's weights and bias
@@ -20,16 +20,18 @@ What it does, each measured on the improved recipe's model (``benchmarks/real_pa
 - **Max-pooling as two maximums.** A 2x2 max-pool with stride 2 (``nn.MaxPool2d(2)``) is
   replaced by :class:`MaxPool2x2`: the maximum of the even and odd rows, then of the even
   and odd columns, over strided views. The same values, bit for bit; PyTorch's CPU
-  max-pooling kernel also computes the indices it does not return and was 3 to 20 times
-  slower (20 on a one-image map in the default layout).
+  max-pooling kernel also computes the indices it does not return.
 - **Convolution and ReLU in one pass.** A ``Conv2d`` followed by a ``ReLU`` (with only
   identities between, as batch-norm folding leaves them) becomes a :class:`Conv2dReLU`:
   on the CPU oneDNN applies the ReLU as it writes the convolution's output, instead of a
   second pass over the feature map (``torch.ops.mkldnn._convolution_pointwise``, the
   kernel ``torch.compile`` uses for this pattern on CPU). The same values up to float
-  rounding (bit for bit on the improved model's channels-last layers); the improved
-  model's forward per 30-s track, one thread: 38.9 ms unfused, 37.1 fused. Elsewhere (a
-  GPU, autograd, a torch without the kernel) it runs the convolution and then the ReLU.
+  rounding (bit for bit on the improved model's channels-last layers). Only on x86-64
+  (where it was measured) and only while oneDNN is enabled (``torch.backends.mkldnn.enabled``,
+  read at each call, so ``torch.backends.mkldnn.enabled = False`` turns it off);
+  elsewhere (another architecture, oneDNN disabled, a GPU, autograd, a torch without the
+  kernel) it runs the convolution and then the ReLU (:func:`fused_conv_relu_active`
+  says which).
 - **No autograd.** The copy's parameters do not require gradients; call it under
   ``torch.inference_mode`` as well.
 """
@@ -37,6 +39,7 @@ What it does, each measured on the improved recipe's model (``benchmarks/real_pa
 from __future__ import annotations
 
 import copy
+import platform
 from typing import Any, TypeVar
 
 import torch
@@ -50,6 +53,7 @@ __all__ = [
     "MaxPool2x2",
     "fold_batch_norm",
     "fuse_conv_relu",
+    "fused_conv_relu_active",
     "is_max_pool_2x2",
     "optimize_for_inference",
     "replace_max_pooling",
@@ -180,15 +184,40 @@ def _conv_pointwise() -> Any:
 
 #: The fused kernel (PyTorch's own operator, private, whose signature is checked above), or ``None``.
 _CONV_POINTWISE = _conv_pointwise()
+#: ``platform.machine()`` of the architectures the fusion was measured on (x86-64).
+_X86_64 = frozenset({"x86_64", "amd64", "x64"})
+
+
+def fused_conv_relu_active() -> bool:
+    """Whether :class:`Conv2dReLU` runs oneDNN's fused kernel now (for CPU float32 input without autograd).
+
+    True on x86-64 (``platform.machine()``), with a torch whose oneDNN has the fused
+    convolution, while oneDNN is available and enabled (``torch.backends.mkldnn.enabled``):
+    read at each call, so disabling oneDNN turns the fusion off at once.
+
+    Examples
+    --------
+    >>> torch.backends.mkldnn.enabled = False
+    >>> fused_conv_relu_active()
+    False
+    >>> torch.backends.mkldnn.enabled = True
+    """
+    return (
+        _CONV_POINTWISE is not None
+        and platform.machine().lower() in _X86_64
+        and bool(torch.backends.mkldnn.is_available())  # type: ignore[no-untyped-call]
+        and bool(torch.backends.mkldnn.enabled)
+    )
 
 
 class Conv2dReLU(nn.Conv2d):
     """``ReLU(Conv2d(x))`` in one pass over the output where oneDNN can fuse them, else in two.
 
     A :class:`torch.nn.Conv2d` (same parameters, same state-dict keys) whose forward
-    applies a ReLU. On the CPU, for float32 input without autograd, oneDNN applies the
-    ReLU while it writes the convolution's output; otherwise the convolution runs and
-    then ``torch.relu``. Both give the same values up to float rounding: bit for bit
+    applies a ReLU. On the CPU, for float32 input without autograd, where
+    :func:`fused_conv_relu_active` (x86-64, oneDNN enabled), oneDNN applies the ReLU
+    while it writes the convolution's output; otherwise the convolution runs and then
+    ``torch.relu``. Both give the same values up to float rounding: bit for bit
     where PyTorch's own convolution runs oneDNN too (channels-last, or large enough maps;
     tested on the models' layers), else within a few float32 steps. Build one with
     :meth:`from_conv` or :func:`fuse_conv_relu`.
@@ -238,7 +267,7 @@ class Conv2dReLU(nn.Conv2d):
     def with_padding(self, x: torch.Tensor, padding: tuple[int, ...] | str) -> torch.Tensor:
         """``relu(conv(x))`` with *padding* (zeros) instead of the layer's own."""
         pad = tuple(padding) if not isinstance(padding, str) else padding
-        if _CONV_POINTWISE is not None and not isinstance(pad, str) and self._fusable(x):
+        if not isinstance(pad, str) and self._fusable(x):
             geometry = (list(pad), list(self.stride), list(self.dilation), self.groups)
             x = _one_channel_last(x, self.weight)
             return _CONV_POINTWISE(x, self.weight, self.bias, *geometry, "relu", [None], "")  # type: ignore[no-any-return]
@@ -251,8 +280,8 @@ class Conv2dReLU(nn.Conv2d):
             and x.dim() == 4
             and x.dtype == torch.float32
             and self.weight.dtype == torch.float32
-            and torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
             and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
+            and fused_conv_relu_active()
         )
 
 
@@ -261,8 +290,7 @@ def _one_channel_last(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
     With one channel the two layouts hold the same bytes, but PyTorch keeps the strides
     it was given, and oneDNN, reading them as the default layout, then reorders its
-    channels-last weights for each call: 5.1 ms against 2.9 for the improved model's first
-    convolution over a 30-s track, measured alone (the same output).
+    channels-last weights for each call (the same output, more work).
     """
     if x.shape[1] != 1 or not x.is_contiguous() or not weight.is_contiguous(memory_format=torch.channels_last):
         return x

@@ -8,9 +8,10 @@ logits: 8,484,682 parameters, 99 % of them in the first linear layer.
 It is the same family as :class:`~musicgenre.models.GenreCNN` (conv blocks, embedding,
 classifier), so it *is* one, configured rather than rewritten: :data:`IMAGE_CNN_CONFIG`
 sets ``in_channels=3`` (``n_mels`` and ``n_frames`` are the picture's height and width).
-The subclass only gives that configuration as its default and words its input errors
-for pictures; ``embed``, ``reset_classifier``, ``get_config``/``from_config`` and
-checkpoint support are :class:`~musicgenre.models.GenreCNN`'s.
+The subclass only gives that configuration as its default, words its input errors
+for pictures and describes its input as pictures (:meth:`SpectrogramImageCNN.input_spec`);
+``embed``, ``reset_classifier``, ``get_config``/``from_config`` and checkpoint support
+are :class:`~musicgenre.models.GenreCNN`'s.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from typing import Any
 
 import torch
 
+from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.cnn import GenreCNN, GenreCNNConfig
+from musicgenre.models.protocol import InputSpec
 from musicgenre.models.registry import register_model
 
 __all__ = ["IMAGE_CNN_CONFIG", "SpectrogramImageCNN"]
@@ -89,3 +92,19 @@ class SpectrogramImageCNN(GenreCNN):
                 f"{x.shape[2]} x {x.shape[3]}; resize them (GTZANImageDataset(size=...)) or build "
                 "the model with global_pool=True"
             )
+
+    def input_spec(self, features: FeatureConfig | None = None) -> InputSpec:
+        """RGB pictures in [0, 1], ``(3, height, width)``, named ``"image"``; *features* does not apply.
+
+        The pictures are :class:`~musicgenre.data.images.GTZANImageDataset`'s: the PNG's
+        colour channels (alpha dropped) scaled to [0, 1], resized (bilinear) to the model's size.
+        """
+        cfg = self.config
+        height, width = self.image_size
+        front = {
+            "kind": "image",
+            "formula": "the picture's RGB channels (alpha dropped) / 255, resized (bilinear) to height x width",
+            "height": height,
+            "width": width,
+        }
+        return InputSpec("image", cfg.in_channels, height, width, cfg.global_pool, front, None)

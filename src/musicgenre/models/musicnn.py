@@ -45,7 +45,6 @@ from torch import nn
 from musicgenre._config import from_plain
 from musicgenre._random import seeded
 from musicgenre.errors import ConfigurationError
-from musicgenre.models.registry import register_model
 
 __all__ = ["ConvBlock", "Musicnn", "MusicnnConfig", "TimbralAlgorithm"]
 
@@ -227,12 +226,13 @@ class _Back(nn.Module):
         self.classifier = nn.Linear(cfg.dense_units, cfg.n_classes)
 
 
-@register_model
 class Musicnn(nn.Module):
     """musicnn: a musically motivated CNN tagger over ``(batch, frames, mels)`` log-mel patches.
 
-    Registered in :mod:`musicgenre.models.registry`, so a checkpoint that holds one (or a
-    subclass you register) is rebuilt by :func:`~musicgenre.models.checkpoint.load_checkpoint`.
+    A tagger and a backbone, not a genre model: it is not in the model registry, so
+    checkpoints do not hold it. For genres, :class:`~musicgenre.models.MusicnnClassifier`
+    puts a head on it (and fine-tunes it, with ``freeze_backbone("all")``); that is what
+    checkpoints, export and prediction take.
 
     The model is split the timm way: :meth:`forward_features` (front and mid end, the
     per-frame feature map), :meth:`pool` (the 1,506-d pooled features),
@@ -253,8 +253,7 @@ class Musicnn(nn.Module):
     ----------
     timbral_algorithm : TimbralAlgorithm
         ``"conv1d"``, ``"conv2d"`` or ``"matmul"``: how the eval-mode fast path computes
-        the timbral convolutions (same values to float rounding; ``"conv1d"`` was fastest
-        on the 2-core AVX2 machine measured).
+        the timbral convolutions (same values to float rounding; ``"conv1d"`` by default).
     skip_dead_filters : bool
         In the eval fast path, skip front-end filters whose weights are all below 1e-20
         (their output is their bias to within 1e-14); most of the pretrained MSD

@@ -3,31 +3,36 @@
 Model classes register themselves where they are defined (``@register_model`` above the
 class), so :func:`~musicgenre.models.checkpoint.load_checkpoint` rebuilds them by name
 without importing them itself. Register your own subclass the same way before loading a
-checkpoint that holds it.
+checkpoint that holds it: the registry is the one way into checkpoints.
 
-A registered class is an ``nn.Module`` that a checkpoint can rebuild: it has
-``get_config()`` (plain values), a ``from_config(config)`` class method and a
-``num_classes`` property. :class:`~musicgenre.models.GenreCNN` and its subclasses,
-:class:`~musicgenre.models.musicnn.Musicnn` and the transfer-learning models are.
+A registered class is a :class:`~musicgenre.models.protocol.GenreModel` subclass (the
+contract checkpoints, export, evaluation and prediction rely on):
+:class:`~musicgenre.models.GenreCNN` and its subclasses and
+:class:`~musicgenre.models.MusicnnClassifier` are. The tagger
+:class:`~musicgenre.models.musicnn.Musicnn` is not a genre model and is not registered.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from torch import nn
+from typing import TypeVar
 
 from musicgenre.errors import ConfigurationError
+from musicgenre.models.protocol import GenreModel
 
 __all__ = ["get_model_class", "register_model", "registered_models"]
 
-ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
+ModelClass = TypeVar("ModelClass", bound=type[GenreModel])
 
-_MODELS: dict[str, type[nn.Module]] = {}
+_MODELS: dict[str, type[GenreModel]] = {}
 
 
 def register_model(cls: ModelClass) -> ModelClass:
     """Let checkpoints that name *cls* (by class name) be rebuilt; usable as a decorator.
+
+    Raises
+    ------
+    ConfigurationError
+        If *cls* is not a :class:`~musicgenre.models.protocol.GenreModel` subclass.
 
     Examples
     --------
@@ -38,12 +43,16 @@ def register_model(cls: ModelClass) -> ModelClass:
     >>> get_model_class("WiderCNN") is WiderCNN
     True
     """
+    if not (isinstance(cls, type) and issubclass(cls, GenreModel)):
+        raise ConfigurationError(
+            f"register_model takes GenreModel subclasses (musicgenre.models.GenreModel), not {cls!r}"
+        )
     _MODELS[cls.__name__] = cls
     return cls
 
 
-def get_model_class(name: str) -> type[Any]:
-    """The registered model class called *name* (an ``nn.Module`` subclass; see the module's notes).
+def get_model_class(name: str) -> type[GenreModel]:
+    """The registered model class called *name* (a :class:`~musicgenre.models.protocol.GenreModel` subclass).
 
     Raises
     ------

@@ -31,10 +31,11 @@ from torch import nn
 from musicgenre._config import from_plain
 from musicgenre._random import seeded
 from musicgenre.audio.frontends import MusicnnFrontEnd
+from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.musicnn import Musicnn
 from musicgenre.models.pretrained import load_pretrained, pretrained_info
-from musicgenre.models.protocol import GenreModel
+from musicgenre.models.protocol import GenreModel, InputSpec
 from musicgenre.models.registry import register_model
 
 __all__ = ["MusicnnClassifier", "MusicnnFrames", "TransferConfig", "TransferHead", "TransferLayer"]
@@ -221,7 +222,7 @@ class TransferHead(nn.Module):
 
 @register_model
 class MusicnnClassifier(GenreModel):
-    """A pretrained musicnn backbone plus a :class:`TransferHead`: log-mel windows -> genre logits.
+    """A pretrained musicnn backbone plus a :class:`TransferHead`: musicnn's log-mel windows -> genre logits.
 
     Build it with :meth:`from_pretrained` (the backbone's packaged weights, a fresh head);
     the constructor builds the layers only (weights random), which is what
@@ -288,6 +289,34 @@ class MusicnnClassifier(GenreModel):
         """The frame source this model's windows are cut from (musicnn's log-mel at 16 kHz)."""
         return MusicnnFrames(self.config.backbone)
 
+    def input_spec(self, features: FeatureConfig | None = None) -> InputSpec:
+        """The frames of musicnn's front end, ``log10(10000 mel + 1)`` at 16 kHz, named ``"musicnn_frames"``.
+
+        The windows are ``(1, 96, frames)`` (any number of frames; 187, 3 s, in training)
+        of :class:`MusicnnFrames`, whatever *features* says: the backbone fixes its front
+        end, and :attr:`InputSpec.features` is ``None`` (no dB log-mel
+        :class:`~musicgenre.audio.FeatureConfig` computes this input).
+        """
+        cfg, frames = self.config, self.front_end()
+        m = frames.module
+        front = {
+            "kind": "musicnn_log_mel",
+            "formula": "log10(10000 * mel_power + 1)",
+            "backbone": cfg.backbone,
+            "sample_rate": m.sample_rate,
+            "n_fft": m.n_fft,
+            "hop_length": m.hop_length,
+            "n_mels": m.n_mels,
+            "mel_scale": "slaney",
+            "mel_norm": "slaney",
+            "window": "hann",
+            "center": True,
+            "pad_mode": m.pad_mode,
+            "float16": m.float16,
+            "window_samples": frames.window_samples,
+        }
+        return InputSpec("musicnn_frames", 1, cfg.n_mels, cfg.n_frames, cfg.global_pool, front, None)
+
     # ------------------------------------------------------------------ forward
     def _patches(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4 and x.shape[1] == 1:  # (batch, 1, mels, frames): the library's layout
@@ -309,10 +338,6 @@ class MusicnnClassifier(GenreModel):
         """Backbone features -> logits (or, ``pre_logits=True``, the classifier's input)."""
         out: torch.Tensor = self.head(features, pre_logits=pre_logits)
         return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Genre logits ``(batch, n_classes)`` of log-mel windows."""
-        return self.forward_head(self.forward_features(x))
 
     def freeze_backbone(self, trainable: Literal["none", "mid", "all"] = "none") -> None:
         """Freeze the backbone except: nothing (``"none"``), the mid end (``"mid"``), or unfreeze everything."""
