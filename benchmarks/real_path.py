@@ -60,6 +60,7 @@ from predict import FORMATS, write_tracks
 
 from musicgenre import io as mio
 from musicgenre.export import export_onnx, export_torchscript
+from musicgenre.io._convert import mix_down
 from musicgenre.models import GenreCNN, GenreCNNConfig
 from musicgenre.models.fast import optimize_for_inference
 from musicgenre.models.scoring import score_overlapping
@@ -95,7 +96,7 @@ def decode_part(folder: Path, rev: str, repeats: int) -> None:
     for name, path in files.items():
         data = sf.read(path, dtype="float32", always_2d=True)[0]
         mixed_old = data.mean(axis=1, keepdims=True, dtype=np.float32)
-        mixed_new = mio._mix_down(data)
+        mixed_new = mix_down(data)
         assert np.array_equal(mixed_old[:, 0], mixed_new)
 
         def decode(path: Path = path) -> None:
@@ -108,7 +109,7 @@ def decode_part(folder: Path, rev: str, repeats: int) -> None:
                 "after": partial(mio.load_audio, path, sample_rate=TARGET, mono=True),
                 "decode": decode,
                 "mix before": partial(data.mean, axis=1, keepdims=True, dtype=np.float32),
-                "mix after": partial(mio._mix_down, data),
+                "mix after": partial(mix_down, data),
                 "resample before": partial(soxr.resample, mixed_old, 44100, TARGET, quality="HQ"),
                 "resample after": partial(soxr.resample, mixed_new, 44100, TARGET, quality="HQ"),
             },
@@ -145,7 +146,7 @@ start = time.perf_counter()
 if mode == "whole":
     frames = load_audio(path, sample_rate=22050, mono=True)[0].shape[-1]
 elif mode == "blocks":
-    frames = sum(b.shape[-1] for b in iter_audio_blocks(path, sample_rate=22050, block_seconds=30.0))
+    frames = sum(b.shape[-1] for b in iter_audio_blocks(path, sample_rate=22050, mono=True, block_seconds=30.0))
 else:
     frames = 0
 print(time.perf_counter() - start, frames)

@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT / "src"))  # build from the checkout even when not i
 import torch  # noqa: E402
 
 import musicgenre  # noqa: E402
-import musicgenre.io  # noqa: E402
+import musicgenre.io.decode  # noqa: E402
 
-# musicgenre.io imports PyTorch only where it makes tensors (so decoding can start while
-# PyTorch loads); autodoc evaluates its annotations in the module's namespace, where
-# ``torch.Tensor`` must then be found for ``StrPath`` and the rest to be spelt out.
-musicgenre.io.torch = torch  # type: ignore[attr-defined]
+# musicgenre.io imports PyTorch only where it makes tensors; autodoc evaluates annotations
+# in the module that defines the function, where ``torch.Tensor`` must then be found for
+# ``StrPath`` and the rest to be spelt out.
+musicgenre.io.decode.torch = torch  # type: ignore[attr-defined]
 
 logger = logging.getLogger("musicgenre.docs")
 

@@ -242,7 +242,11 @@ class DecoderWarning(MusicGenreWarning):
     libmpg123 (MP3) skips frames it cannot parse and resynchronises on the next good one,
     printing notes such as ``Illegal Audio-MPEG-Header ... at offset ...``; the audio can
     then have gaps or clicks. :mod:`musicgenre.io` captures those notes instead of letting
-    them reach standard error and issues this warning once per read of the file.
+    them reach standard error and issues this warning once per read of the file. It
+    captures them only while the decoding thread is the process's only Python thread
+    (standard error belongs to the whole process, and another thread's output must never be
+    taken); with other threads alive the notes reach standard error as they are, and a file
+    that decoded short still gets a :class:`TruncatedAudioWarning`.
 
     Parameters
     ----------

@@ -34,7 +34,7 @@ class AudioUtil:
     @staticmethod
     def open(audio_file: str | os.PathLike[str]) -> Audio:
         """Decode a file into ``(signal (channels, time), sample_rate)``; see :func:`~musicgenre.io.load_audio`."""
-        return load_audio(audio_file)
+        return load_audio(audio_file, mono=False)
 
     @staticmethod
     def rechannel(aud: Audio, new_channel: int) -> Audio:
