@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
     p = add_command(
         sub,
         "export",
-        "Export a checkpoint's model to TorchScript or ONNX (input: log-mel batch; output: logits).",
+        "Export a checkpoint's model to TorchScript or ONNX (input: the model's frames, batched; output: logits).",
         f"{PROG} export runs/gtzan/model.ckpt --format onnx --out model.onnx",
         run,
     )
@@ -36,12 +36,14 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or args.checkpoint.with_suffix(".onnx" if args.format == "onnx" else ".pt")
     export = export_onnx if args.format == "onnx" else export_torchscript
     path = export(ckpt.model, out, classes=ckpt.classes, features=ckpt.features)
-    cfg = ckpt.model.config
-    shape = ["batch", 1, cfg.n_mels, "frames" if cfg.global_pool else cfg.n_frames]
+    spec = ckpt.model.input_spec(ckpt.features)
+    shape = list(spec.shape)
     if args.json:
-        print_json({"path": str(path), "format": args.format, "input_shape": shape, "classes": ckpt.classes})
+        report = {"path": str(path), "format": args.format, "input": spec.name, "input_shape": shape}
+        print_json({**report, "classes": ckpt.classes})
     else:
         print(
-            f"wrote {path} ({args.format}; input log-mel {tuple(shape)}, output logits for {len(ckpt.classes)} classes)"
+            f"wrote {path} ({args.format}; input {spec.name} {tuple(shape)}, "
+            f"output logits for {len(ckpt.classes)} classes)"
         )
     return 0
