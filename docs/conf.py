@@ -219,7 +219,6 @@ sphinx_gallery_conf = {
     "capture_repr": (),
     "show_memory": False,
     "first_notebook_cell": None,
-    "plot_gallery": os.environ.get("MUSICGENRE_DOCS_RUN_EXAMPLES", "1") != "0",
 }
 
 # -- Figures (matplotlib's plot directive) -------------------------------------------

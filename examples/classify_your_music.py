@@ -4,7 +4,7 @@ Classify your own music
 
 Top-3 genres per track with a trained model, and one track's genre timeline.
 
-With --checkpoint, that model is used; without, a small one is trained first on a
+With ``--checkpoint``, that model is used; without, a small one is trained first on a
 synthetic GTZAN-shaped set (so this runs anywhere, with no download; its guesses are
 only as good as a minute of training on fake music). Files and folders (searched
 recursively) may be of any length, sample rate, channel count and format; without any,

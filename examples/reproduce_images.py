@@ -9,9 +9,9 @@ Adam 1e-3, batch 32, 20 epochs, no early stopping; the validation set's classifi
 report and confusion matrix after every epoch -> metrics, report, loss curves, confusion
 matrix, t-SNE of the validation embeddings, checkpoint.
 
-Without --root, a small synthetic set (10 fake genres, rendered like Kaggle's images) is
+Without ``--root``, a small synthetic set (10 fake genres, rendered like Kaggle's images) is
 written to the output folder, so this runs anywhere without a download. With
---audio-root, every clip of a GTZAN audio folder is rendered to a Kaggle-style PNG first.
+``--audio-root``, every clip of a GTZAN audio folder is rendered to a Kaggle-style PNG first.
 The result is on the set the report prints every epoch; with a fixed number of epochs
 and no early stopping that set chose nothing, but it is not a test set either. The run
 shown in the documentation uses 5 synthetic clips of 2 s per genre, 64 x 64 images and 4

@@ -26,7 +26,7 @@ from scratch) when you have thousands of tracks per label or sounds far from
 commercial music (musicnn has heard pop, rock, jazz, electronic... but not, say, bird
 song or machine noise), and ``reference`` only to reproduce the reference.
 
-Without --root, a folder of four labels of synthetic clips is written into the output
+Without ``--root``, a folder of four labels of synthetic clips is written into the output
 folder; the run shown in the documentation uses 10 clips of 3 s per label. With your
 folder::
 

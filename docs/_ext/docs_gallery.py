@@ -33,6 +33,9 @@ SMALL_ARGS: dict[str, list[str]] = {
     "extend_genrecnn": ["--clips-per-genre", "5", "--duration", "2", "--max-epochs", "3"],
     "reproduce_images": ["--clips-per-genre", "5", "--duration", "2", "--epochs", "4", "--size", "64",
                          "--report-every", "4"],
+    # The genre-timeline example of a long recording goes here when it lands (after
+    # classify_your_music in the gallery's order is where readers will look for it):
+    # "plot_genre_timeline": [...its small arguments...],
 }  # fmt: skip
 
 

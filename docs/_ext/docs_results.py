@@ -113,7 +113,7 @@ def cv_rows(path: Path = CV_MINI) -> dict[str, dict[str, str]]:
 
 
 def _list_table(header: tuple[str, ...], rows: list[tuple[str, ...]], widths: str, *, stub: bool = True) -> str:
-    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}"]
+    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", "   :class: mg-wide"]
     if stub:
         lines.append("   :stub-columns: 1")
     lines.append("")
@@ -126,7 +126,7 @@ def _list_table(header: tuple[str, ...], rows: list[tuple[str, ...]], widths: st
 def _speed(row: Throughput | None) -> str:
     if row is None:
         return "not measured"
-    return f"{row.real_time:,.0f}x real time ({row.tracks_per_s:.0f} tracks/s)"
+    return f"{row.real_time:,.0f}x ({row.tracks_per_s:.0f} tracks/s)"
 
 
 def throughput_table(path: Path = PREDICTION) -> str:
@@ -146,7 +146,7 @@ _SUITS = {
     "reference": "reproducing the reference; GTZAN-sized sets (1,000 clips) as a baseline",
     "improved": "thousands of tracks per label, or sounds far from commercial music",
     "pretrained": "your own labels, a few dozen to a few hundred tracks per label (the default for your folders)",
-    "probe": "a quick check of how separable your labels are, before training anything",
+    "probe": "a logistic regression on the pretrained features: a quick check of how well your labels separate",
 }
 
 
@@ -161,15 +161,15 @@ def recipe_table(cv_path: Path = CV_MINI, prediction_path: Path = PREDICTION) ->
         accuracy = f"{row['track accuracy (%)']} %" if row else "to be measured"
         train = f"{row['train time (s)']} s" if row else "to be measured"
         if recipe == "pretrained" and one_off is not None:
-            train += f", after the one-off features (1,000 x 30-s tracks: {one_off:.0f} s)"
+            train += f", after features once ({one_off:.0f} s per 1,000 tracks)"
         wav = speed.get((recipe, INPUTS[0]))
         rows.append((f"``{recipe}``", accuracy, train, _speed(wav), _SUITS[recipe]))
     rows.append(
         (
-            "probe: logistic regression on the pretrained features",
+            "probe",
             "to be measured",
             "to be measured",
-            "to be measured (the same musicnn features as ``pretrained``)",
+            "to be measured",
             _SUITS["probe"],
         )
     )
@@ -177,7 +177,7 @@ def recipe_table(cv_path: Path = CV_MINI, prediction_path: Path = PREDICTION) ->
         "recipe",
         "accuracy, gtzan-mini 5-fold CV",
         "training time per fold (80 clips)",
-        "prediction, ``musicgenre predict``, 30-s WAVs",
+        "prediction speed, 30-s WAVs (x real time)",
         "suits",
     )
     return _list_table(header, rows, "14 16 20 22 28")
