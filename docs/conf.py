@@ -3,11 +3,15 @@
 Build with ``nox -s docs`` or ``sphinx-build -n -W --keep-going -b html docs docs/_build/html``.
 
 Everything the pages show about the library's behaviour is computed at build time: the
-figures by the ``.. plot::`` blocks in the pages (matplotlib's plot directive), and the
-files under ``docs/generated/`` (git-ignored) by :func:`generate`: the model's layer table,
-``--help`` of the example, and one small run of ``examples/reproduce_gtzan.py`` whose
-output folder the getting-started and evaluation pages show. That run is repeated only
-when the library, the example or this file changed since.
+figures by the ``.. plot::`` blocks in the pages (matplotlib's plot directive), the example
+gallery by sphinx-gallery (every script of ``examples/`` run on small synthetic settings,
+see ``docs/_ext/docs_gallery.py``; an example runs again only when its file changed), and
+the files under ``docs/generated/`` (git-ignored) by :func:`generate`: the model's layer
+table, ``--help`` of the example, the tables of "Choose a recipe" and "Performance" from
+the committed results files (``docs/_ext/docs_results.py``), and one small run of
+``examples/reproduce_gtzan.py`` whose output folder the getting-started and evaluation
+pages show. That run is repeated only when the library, the example or this file changed
+since.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ ROOT = DOCS.parent
 GENERATED = DOCS / "generated"
 EXAMPLE = ROOT / "examples" / "reproduce_gtzan.py"
 sys.path.insert(0, str(ROOT / "src"))  # build from the checkout even when not installed
+sys.path.insert(0, str(DOCS / "_ext"))  # the gallery's settings and the results tables
 
+import docs_results  # noqa: E402
 import torch  # noqa: E402
 
 import musicgenre  # noqa: E402
@@ -64,9 +70,12 @@ extensions = [
     "sphinx.ext.viewcode",
     "matplotlib.sphinxext.plot_directive",
     "myst_parser",  # only to render CHANGELOG.md inside changelog.rst
+    "sphinx_gallery.gen_gallery",
+    "sphinx_copybutton",
 ]
 root_doc = "index"
-exclude_patterns = ["_build", "generated", "Thumbs.db", ".DS_Store", "results_*.md"]
+# docs/generated/ is the build's; only the gallery's pages there are sources.
+exclude_patterns = ["_build", "_ext", "generated/example-run", "Thumbs.db", ".DS_Store", "results_*.md"]
 nitpicky = True
 pygments_style = "sphinx"
 add_module_names = False
@@ -152,20 +161,65 @@ def _alias_repr(self: TypeAliasForwardRef) -> str:
 TypeAliasForwardRef.__repr__ = _alias_repr  # type: ignore[method-assign]
 
 # -- HTML ----------------------------------------------------------------------------
-html_theme = "alabaster"
+# pydata-sphinx-theme: the theme of NumPy, SciPy, pandas, matplotlib and scikit-learn,
+# whose conventions our readers know; light and dark modes, the page's table of contents
+# beside the text, a phone layout, styles for sphinx-gallery, and a version switcher.
+html_theme = "pydata_sphinx_theme"
 html_title = f"musicgenre {release}"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
-html_theme_options = {
-    "description": "Music genre classification with PyTorch: the GTZAN reference, reproduced and extended.",
-    "fixed_sidebar": True,
-    "page_width": "1180px",
-    "sidebar_width": "230px",
-    "body_max_width": "auto",
-    "show_relbars": True,
-}
-html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 html_show_sourcelink = False
+html_sidebars = {"index": [], "choose_recipe": [], "performance": []}  # wide pages: no left column
+# The version switcher reads a list of the published versions. The default is the list in
+# docs/_static (this version only); a site that hosts several versions sets
+# MUSICGENRE_DOCS_SWITCHER to the URL of its one shared list (e.g. on Read the Docs,
+# https://musicgenre.readthedocs.io/en/latest/_static/switcher.json).
+SWITCHER_JSON = os.environ.get("MUSICGENRE_DOCS_SWITCHER", "_static/switcher.json")
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 5,
+    "navbar_end": ["version-switcher", "theme-switcher", "navbar-icon-links"],
+    "switcher": {"json_url": SWITCHER_JSON, "version_match": os.environ.get("READTHEDOCS_VERSION", "dev")},
+    "check_switcher": not SWITCHER_JSON.startswith(("http://", "https://")),  # no network at build time
+    "show_version_warning_banner": False,
+    "secondary_sidebar_items": ["page-toc"],  # "On this page", beside the text
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "icon_links": [
+        {"name": "GitHub", "url": "https://github.com/musicgenre/musicgenre", "icon": "fa-brands fa-github"},
+    ],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+
+# -- Copy buttons (sphinx-copybutton) ------------------------------------------------
+# Copy the command, not the prompt or the output of a console session.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_exclude = ".linenos, .gp, .go"
+
+# -- Example gallery (sphinx-gallery) ------------------------------------------------
+# Every script of examples/ runs during the build, with the small synthetic settings and
+# the output folder (outside the checkout) that docs/_ext/docs_gallery.py gives it; its
+# printed output and the plots it saves are shown, and the script can be downloaded as a
+# .py file or a Jupyter notebook. An example runs again only when its file changed (its
+# MD5 is kept beside the page); a failing example stops the build.
+sphinx_gallery_conf = {
+    "examples_dirs": ["../examples"],
+    "gallery_dirs": ["generated/gallery"],
+    "filename_pattern": r"/",  # run every example
+    "ignore_pattern": r"__init__\.py",
+    "within_subsection_order": "docs_gallery.ExampleOrder",
+    "reset_argv": "docs_gallery.reset_argv",
+    "image_scrapers": ("matplotlib", "docs_gallery.saved_figures"),
+    "abort_on_example_error": True,
+    "write_computation_times": False,
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "capture_repr": (),
+    "show_memory": False,
+    "first_notebook_cell": None,
+}
 
 # -- Figures (matplotlib's plot directive) -------------------------------------------
 plot_formats = [("png", 100)]  # one format at one resolution keeps the build fast
@@ -197,6 +251,15 @@ myst_heading_anchors = 3
 # of CPU time), large enough for the validation and test parts to hold every genre.
 # getting_started.rst shows this command line: keep the two in step.
 EXAMPLE_ARGS = ["--clips-per-genre", "7", "--duration", "1.5", "--max-epochs", "8", "--seed", "42"]
+
+
+#: How long the main job, ``examples/reproduce_gtzan.py`` on its synthetic default, takes
+#: (its last line prints the time). The pages say it as ``|main-job-time|``; README.md
+#: must say the same words, or the build fails (:func:`check_readme`).
+MAIN_JOB_TIME = "about 50 s on a 2-core CPU"
+rst_epilog = f"""
+.. |main-job-time| replace:: {MAIN_JOB_TIME}
+"""
 
 
 def _newest_input() -> float:
@@ -308,7 +371,7 @@ def _run_example(out: Path) -> None:
 
 
 def generate(app: Sphinx) -> None:
-    """Write docs/generated/: model tables, the example's --help and one example run."""
+    """Write docs/generated/: model tables, the example's --help, the results tables and one example run."""
     GENERATED.mkdir(exist_ok=True)
     layers = GENERATED / "layers.rst.inc"
     if not _fresh(layers):
@@ -319,9 +382,26 @@ def generate(app: Sphinx) -> None:
     help_text = GENERATED / "reproduce-help.txt"
     if not _fresh(help_text):
         help_text.write_text(_example_help())
+    # From the committed results files: cheap, so always rewritten (only when changed, so
+    # that Sphinx re-reads the pages that include them only then).
+    _write_if_changed(GENERATED / "recipes.rst.inc", docs_results.recipe_table())
+    throughput = docs_results.throughput_table()
+    throughput += f"\nMeasured on {docs_results.throughput_dates()}; :ref:`performance-details` has every row.\n"
+    _write_if_changed(GENERATED / "throughput.rst.inc", throughput)
     run = GENERATED / "example-run"
     if not _fresh(run / "log.txt"):
         _run_example(run)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def check_readme(app: Sphinx, env: BuildEnvironment) -> None:
+    """Warn (so fail under -W) if README.md gives the main job's time in other words than the pages."""
+    if MAIN_JOB_TIME not in (ROOT / "README.md").read_text():
+        logger.warning("README.md does not say the main job takes %r, as the docs do (conf.py)", MAIN_JOB_TIME)
 
 
 # -- Cross-references through re-exports ---------------------------------------------
@@ -442,4 +522,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-bases", public_bases)
     app.connect("doctree-read", drop_object_base)
     app.connect("env-check-consistency", check_coverage)
+    app.connect("env-check-consistency", check_readme)
     return {"parallel_read_safe": True}

@@ -1,4 +1,8 @@
-"""Train on your own labelled folder of audio: one subfolder per label.
+"""
+Train on your own labelled folder
+=================================
+
+One subfolder per label::
 
     my-music/
         calm/   evening.flac  live/2019/intro.wav ...
@@ -22,12 +26,14 @@ from scratch) when you have thousands of tracks per label or sounds far from
 commercial music (musicnn has heard pop, rock, jazz, electronic... but not, say, bird
 song or machine noise), and ``reference`` only to reproduce the reference.
 
+Without ``--root``, a folder of four labels of synthetic clips is written into the output
+folder; the run shown in the documentation uses 10 clips of 3 s per label. With your
+folder::
+
     python examples/train_your_folder.py                                 # synthetic folder
     python examples/train_your_folder.py --root ~/my-music --out runs/mine
     python examples/train_your_folder.py --root ~/my-music --out runs/mine-cnn --recipe improved
     musicgenre predict --checkpoint runs/mine/model.ckpt new-song.mp3    # afterwards
-
-Without --root, a folder of four labels of synthetic clips is written into the output folder.
 """
 
 from __future__ import annotations
