@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musicgenre.io import find_audio_files, walk_files
+
+if TYPE_CHECKING:  # the moved names' types, for type checkers; at run time __getattr__ warns and returns them
+    from musicgenre.predict import FailedPrediction as FailedPrediction
+    from musicgenre.predict import GenreClassifier as GenreClassifier
+    from musicgenre.predict import Prediction as Prediction
+    from musicgenre.predict import SegmentPrediction as SegmentPrediction
 
 __all__ = ["find_audio_files", "walk_files"]
 
 #: The names that moved, and the module that now holds them.
-_MOVED = {name: "musicgenre.predict" for name in ("FailedPrediction", "GenreClassifier", "Prediction", "SegmentPrediction")}
+_MOVED = dict.fromkeys(("FailedPrediction", "GenreClassifier", "Prediction", "SegmentPrediction"), "musicgenre.predict")
 
 
 def __getattr__(name: str) -> Any:

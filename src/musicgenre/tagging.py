@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the moved names' types, for type checkers; at run time __getattr__ warns and returns them
+    from musicgenre.predict import EmbeddingLayer as EmbeddingLayer
+    from musicgenre.predict import FailedPrediction as FailedPrediction
+    from musicgenre.predict import SegmentPrediction as SegmentPrediction
+    from musicgenre.predict import Tagger as Tagger
+    from musicgenre.predict import TagResult as TagResult
 
 __all__: list[str] = []
 
 #: The names that moved, and the module that now holds them.
-_MOVED = {name: "musicgenre.predict" for name in ("EmbeddingLayer", "FailedPrediction", "SegmentPrediction", "TagResult", "Tagger")}
+_MOVED = dict.fromkeys(
+    ("EmbeddingLayer", "FailedPrediction", "SegmentPrediction", "TagResult", "Tagger"), "musicgenre.predict"
+)
 
 
 def __getattr__(name: str) -> Any:

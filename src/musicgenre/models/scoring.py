@@ -23,13 +23,17 @@ import importlib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from musicgenre.audio.windowing import Averaging
 from musicgenre.errors import ConfigurationError
+
+if TYPE_CHECKING:  # the moved names' types, for type checkers; at run time __getattr__ warns and returns them
+    from musicgenre.models.cnn_scoring import score_overlapping as score_overlapping
+    from musicgenre.models.cnn_scoring import shares_windows as shares_windows
 
 __all__ = ["EmbeddingModel", "WindowScores", "average_tracks", "score_windows"]
 

@@ -315,7 +315,9 @@ class GenreClassifier:
             If *top_k* is below 1, or a waveform is empty, badly shaped or not finite.
         """
         k = check_top_k(top_k, len(self.classes))
-        output = self.pipeline.run(source, sample_rate=sample_rate, timeline=timeline, on_segment=on_segment, stacklevel=3)
+        output = self.pipeline.run(
+            source, sample_rate=sample_rate, timeline=timeline, on_segment=on_segment, stacklevel=3
+        )
         return self._prediction(output, k)
 
     # -- many files ---------------------------------------------------------------------
@@ -384,19 +386,19 @@ class GenreClassifier:
             )
             files_per_batch = batch_size
         k = check_top_k(top_k, len(self.classes))
-        results: list[Prediction | FailedPrediction] = []
-        for output in self.pipeline.run_many(
-            paths,
-            timeline=timeline,
-            files_per_batch=files_per_batch,
-            num_workers=num_workers,
-            progress=progress,
-            desc="predicting",
-            on_segment=on_segment,
-            stacklevel=3,
-        ):
-            results.append(output if isinstance(output, FailedPrediction) else self._prediction(output, k))
-        return results
+        outputs = list(  # list(): no Python frame between the pipeline and this method, for the warnings' stacklevel
+            self.pipeline.run_many(
+                paths,
+                timeline=timeline,
+                files_per_batch=files_per_batch,
+                num_workers=num_workers,
+                progress=progress,
+                desc="predicting",
+                on_segment=on_segment,
+                stacklevel=3,  # the caller of predict_many
+            )
+        )
+        return [output if isinstance(output, FailedPrediction) else self._prediction(output, k) for output in outputs]
 
 
 def _check_fits(model: GenreModel, classes: Sequence[str], features: FeatureConfig) -> None:

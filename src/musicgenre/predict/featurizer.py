@@ -18,7 +18,7 @@ is left to :mod:`musicgenre.predict.streaming`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,7 +97,7 @@ class SlidingWindows:
     audio), or the first window only.
     """
 
-    windowing: Windowing = Windowing()
+    windowing: Windowing = field(default_factory=Windowing)
 
     def frames(self, waveform: torch.Tensor, front_end: FrontEnd) -> torch.Tensor:
         """:func:`~musicgenre.audio.windowing.track_frames`."""
@@ -215,7 +215,9 @@ class Featurizer:
             frames = self.windows.frames(wave, self.front_end)
             windows, weights, starts = self.windows.cut(frames, self.front_end)
         keep = self.keep_frames and self.streamable and _no_window_step(self.front_end)
-        return Track(windows, weights, starts, len(wave) if samples is None else samples, frames=frames if keep else None)
+        return Track(
+            windows, weights, starts, len(wave) if samples is None else samples, frames=frames if keep else None
+        )
 
     @property
     def streamable(self) -> bool:
@@ -265,5 +267,6 @@ class Featurizer:
 
     def stream(self, path: Path) -> StreamedWindows:
         """A long file's windows as it is decoded (:attr:`streamable` only)."""
-        assert isinstance(self.front_end, LogMelFrontEnd) and isinstance(self.windows, SlidingWindows)
+        assert isinstance(self.front_end, LogMelFrontEnd)
+        assert isinstance(self.windows, SlidingWindows)
         return StreamedWindows(path, self.front_end, self.windows.windowing, block_seconds=self.block_seconds)

@@ -133,7 +133,10 @@ class Reduction(Protocol):
 
 @dataclass(frozen=True)
 class SoftmaxAverage:
-    """Logits -> softmax probabilities; the track's by the *average* rule (:func:`~musicgenre.models.scoring.average_tracks`)."""
+    """Logits -> softmax probabilities; the track's by the *average* rule.
+
+    The track's probabilities are :func:`~musicgenre.models.scoring.average_tracks`'s, as evaluation computes them.
+    """
 
     average: Averaging = "probabilities"
 
@@ -314,9 +317,7 @@ class TrackPipeline:
                         if timeline:
                             segments.append(segment)
         all_outputs = torch.cat(outputs)
-        return self._output(
-            path, all_outputs, stream.weights, stream.samples, segments if timeline else None, warnings
-        )
+        return self._output(path, all_outputs, stream.weights, stream.samples, segments if timeline else None, warnings)
 
     def run(
         self,
@@ -370,8 +371,8 @@ class TrackPipeline:
         On the CPU each worker runs a file from decoding to the model's outputs; on an
         accelerator the workers send the windows and the windows of a batch of files go
         through the model together. Files to stream
-        (:meth:`~musicgenre.predict.featurizer.Featurizer.streams`) are streamed by this process. *num_workers* ``None``:
-        :func:`~musicgenre.parallel.default_workers`. The warnings each file raised are
+        (:meth:`~musicgenre.predict.featurizer.Featurizer.streams`) are streamed by this
+        process. *num_workers* ``None``: :func:`~musicgenre.parallel.default_workers`. The warnings each file raised are
         issued again here, attributed *stacklevel* frames up as :func:`warnings.warn` counts
         from here (2: the code that iterates), and kept in :attr:`TrackOutput.warnings`.
         """

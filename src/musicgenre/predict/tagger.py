@@ -405,15 +405,15 @@ class Tagger:
             processes too: each is issued again here, once per file.
         """
         k = check_top_k(top_k, len(self.labels))
-        results: list[TagResult | FailedPrediction] = []
-        for output in self.pipeline.run_many(
-            paths,
-            timeline=timeline,
-            files_per_batch=files_per_batch,
-            num_workers=num_workers,
-            progress=progress,
-            desc="tagging",
-            stacklevel=3,
-        ):
-            results.append(output if isinstance(output, FailedPrediction) else self._result(output, k))
-        return results
+        outputs = list(  # list(): no Python frame between the pipeline and this method, for the warnings' stacklevel
+            self.pipeline.run_many(
+                paths,
+                timeline=timeline,
+                files_per_batch=files_per_batch,
+                num_workers=num_workers,
+                progress=progress,
+                desc="tagging",
+                stacklevel=3,  # the caller of tag_many
+            )
+        )
+        return [output if isinstance(output, FailedPrediction) else self._result(output, k) for output in outputs]
