@@ -36,7 +36,7 @@ from musicgenre.predict.streaming import StreamedWindows
 __all__ = ["Featurizer", "Patches", "SlidingWindows", "Track", "Waveform", "Windows"]
 
 Waveform = torch.Tensor | NDArray[np.floating[Any]]
-"""A waveform in memory: ``(time,)`` or ``(channels, time)`` samples, a tensor or an array."""
+"""A waveform in memory, ``(time,)`` or ``(channels, time)`` samples, a tensor or an array."""
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,8 @@ class Featurizer:
         How they are cut into the model's windows.
     keep_frames
         Keep a track's frames with its windows where the front end does nothing per
-        window and the windows cover the track (for :attr:`Scorer.shares`).
+        window and the windows cover the track (for a scorer that shares the convolutions
+        of overlapping windows, ``Scorer.shares``).
     stream_seconds
         Files longer than this are decoded block by block (log-mel front end, ``"all"``
         :class:`SlidingWindows`).
@@ -192,7 +193,7 @@ class Featurizer:
 
     @property
     def sample_rate(self) -> int:
-        """The front end's rate: what files and waveforms are resampled to."""
+        """The front end's rate, which files and waveforms are resampled to."""
         return self.front_end.sample_rate
 
     def load(self, path: StrPath) -> torch.Tensor:
@@ -221,7 +222,7 @@ class Featurizer:
 
     @property
     def streamable(self) -> bool:
-        """Whether long files can be streamed: a log-mel front end and ``"all"`` sliding windows."""
+        """Whether long files can be streamed (a log-mel front end and ``"all"`` sliding windows)."""
         windows = self.windows
         return (
             isinstance(windows, SlidingWindows)

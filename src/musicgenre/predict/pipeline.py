@@ -49,7 +49,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from torch import nn
 
 from musicgenre._config import StrPath
 from musicgenre.audio.windowing import Averaging
@@ -89,7 +88,7 @@ class Scorer:
     """
 
     def __init__(
-        self, model: nn.Module, *, batch_size: int, device: torch.device | None = None, pad_value: float = 0.0
+        self, model: torch.nn.Module, *, batch_size: int, device: torch.device | None = None, pad_value: float = 0.0
     ) -> None:
         if batch_size < 1:
             raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
@@ -212,6 +211,7 @@ class TrackJob:
 
 
 SegmentCallback = Callable[[SegmentPrediction], None]
+"""Called with each window's prediction as soon as it is scored (``on_segment``)."""
 
 
 class TrackPipeline:
@@ -331,7 +331,7 @@ class TrackPipeline:
         """One track, a file or a waveform (at *sample_rate*; ``None``: the front end's rate).
 
         The warnings decoding a file raises are issued again, attributed *stacklevel* frames
-        up as :func:`warnings.warn` counts from here (2: the caller of this method), and
+        up as ``warnings.warn`` counts from here (2: the caller of this method), and
         kept in :attr:`TrackOutput.warnings`.
 
         Raises
@@ -373,7 +373,7 @@ class TrackPipeline:
         through the model together. Files to stream
         (:meth:`~musicgenre.predict.featurizer.Featurizer.streams`) are streamed by this
         process. *num_workers* ``None``: :func:`~musicgenre.parallel.default_workers`. The warnings each file raised are
-        issued again here, attributed *stacklevel* frames up as :func:`warnings.warn` counts
+        issued again here, attributed *stacklevel* frames up as ``warnings.warn`` counts
         from here (2: the code that iterates), and kept in :attr:`TrackOutput.warnings`.
         """
         workers = default_workers(len(paths)) if num_workers is None else num_workers

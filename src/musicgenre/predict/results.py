@@ -4,7 +4,7 @@ A track's windows each give a :class:`SegmentPrediction` (its time span and a pr
 per label: genres for :class:`~musicgenre.predict.GenreClassifier`, tags for
 :class:`~musicgenre.predict.Tagger`); a whole track gives a :class:`Prediction` (genres)
 or a :class:`TagResult` (tags); a file that could not be used gives a
-:class:`FailedPrediction`. Every result's :meth:`to_dict` is what the command line writes
+:class:`FailedPrediction`. Every result's ``to_dict()`` is what the command line writes
 as JSON.
 
 >>> segment = SegmentPrediction(0.0, 3.0, {"jazz": 0.7, "rock": 0.3})

@@ -91,7 +91,7 @@ class StreamedWindows:
     Iterating yields ``(windows, starts, last)``: finished windows ``(n, 1, n_mels,
     window_frames)`` as soon as their frames are complete, their first frames, and whether
     they are the track's last ones (padded with silence; the track's end is then known).
-    After the iteration :attr:`samples` is the track's length and :attr:`weights` the
+    After the iteration ``samples`` is the track's length and ``weights`` the
     weights of all its windows, as :func:`~musicgenre.audio.windowing.window_layout` gives
     them. Run it under ``torch.inference_mode()``.
 
