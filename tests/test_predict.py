@@ -238,3 +238,37 @@ def test_the_waveform_and_the_file_give_the_same_tags(tmp_path: Path) -> None:
     assert from_file.path == path
     assert from_wave.path is None
     assert from_file.tags == from_wave.tags
+
+
+# -- the accelerator's path: workers send windows, this process scores a batch of files at once ---
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_windows_scored_here_in_batches_of_files_equal_windows_scored_in_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    paths = []
+    for i, seconds in enumerate((1.2, 3.7, 0.3, 2.5)):
+        paths.append(tmp_path / f"{i}.wav")
+        sf.write(str(paths[-1]), synthesize_clip("blues", duration=seconds, sample_rate=8000, seed=i), 8000)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEfmt junk")
+    paths.insert(2, broken)
+    classifier = GenreClassifier(_model(), GENRES, FEATURES, overlap=0.5, batch_size=5)
+    tagger = Tagger.from_pretrained("MTT_musicnn", batch_size=3)
+    in_workers = classifier.predict_many(paths, timeline=True, num_workers=workers, files_per_batch=3)
+    tags_in_workers = tagger.tag_many(paths, timeline=True, num_workers=workers, files_per_batch=3)
+    monkeypatch.setattr(TrackPipeline, "scores_in_workers", property(lambda self: False))
+    here = classifier.predict_many(paths, timeline=True, num_workers=workers, files_per_batch=3)
+    tags_here = tagger.tag_many(paths, timeline=True, num_workers=workers, files_per_batch=3)
+    assert isinstance(here[2], FailedPrediction)
+    assert isinstance(tags_here[2], FailedPrediction)
+    for a, b in [*zip(here, in_workers, strict=True), *zip(tags_here, tags_in_workers, strict=True)]:
+        assert type(a) is type(b)
+        assert a.path == b.path
+        if isinstance(a, Prediction) and isinstance(b, Prediction):
+            assert a.segments == b.segments
+            assert a.probabilities == pytest.approx(b.probabilities, abs=1e-5)
+        elif isinstance(a, TagResult) and isinstance(b, TagResult):
+            assert a.patches == b.patches
+            assert a.tags == pytest.approx(b.tags, abs=1e-5)

@@ -240,6 +240,11 @@ class TrackPipeline:
         """The rate tracks are decoded and resampled to."""
         return self.featurizer.sample_rate
 
+    @property
+    def scores_in_workers(self) -> bool:
+        """Whether :meth:`run_many`'s workers run the model too (on the CPU), or send the windows here."""
+        return self.scorer.device.type == "cpu"
+
     def segments(self, starts: torch.Tensor, samples: int | None, outputs: torch.Tensor) -> Iterator[SegmentPrediction]:
         """Each window's prediction; *samples* ``None``: the track goes on past these windows."""
         rate = self.sample_rate
@@ -377,8 +382,7 @@ class TrackPipeline:
         from here (2: the code that iterates), and kept in :attr:`TrackOutput.warnings`.
         """
         workers = default_workers(len(paths)) if num_workers is None else num_workers
-        cpu = self.scorer.device.type == "cpu"
-        job = TrackJob(self.featurizer, self.scorer if cpu else None)
+        job = TrackJob(self.featurizer, self.scorer if self.scores_in_workers else None)
         for batch in map_files(
             job, paths, num_workers=workers, files_per_batch=files_per_batch, progress=progress, desc=desc
         ):

@@ -45,13 +45,13 @@ from musicgenre.predict.featurizer import Featurizer, Patches, Waveform
 from musicgenre.predict.pipeline import MeanOfWindows, Scorer, TrackOutput, TrackPipeline
 from musicgenre.predict.results import FailedPrediction, TagResult, check_top_k, rank
 
-__all__ = ["EmbeddingLayer", "MusicnnFrames", "Tagger"]
+__all__ = ["EmbeddingLayer", "Tagger", "TaggerFrontEnd"]
 
 EmbeddingLayer = Literal["penultimate", "pooled"]
 """Which representation :meth:`Tagger.embed` returns: the 200-d penultimate layer or the 1,506-d pooled features."""
 
 
-class MusicnnFrames:
+class TaggerFrontEnd:
     """A :class:`~musicgenre.audio.frontends.MusicnnFrontEnd` as the pipeline's front end: ``(1, n_mels, frames)``.
 
     The frames are a view of the module's ``(frames, n_mels)`` output, so the patches cut
@@ -200,7 +200,7 @@ class Tagger:
         self.patch_frames = patch_frames
         self.batch_size = batch_size
         self.model = model.to(self.device).eval()
-        featurizer = Featurizer(MusicnnFrames(self.frontend, patch_frames), Patches(patch_frames))
+        featurizer = Featurizer(TaggerFrontEnd(self.frontend, patch_frames), Patches(patch_frames))
         scorer = Scorer(_TagProbabilities(self.model), batch_size=batch_size, device=self.device)
         self.pipeline = TrackPipeline(featurizer, scorer, MeanOfWindows(), labels=self.labels)
         self._embedding = {
