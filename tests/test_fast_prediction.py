@@ -13,17 +13,17 @@ import pytest
 import soundfile as sf
 import torch
 
-import musicgenre.inference as inference
 import musicgenre.parallel as parallel
+import musicgenre.predict.streaming as streaming
 from musicgenre.audio import FeatureConfig
 from musicgenre.audio.windowing import LogMelFrontEnd, Windowing, cut_windows
 from musicgenre.cli import main
 from musicgenre.errors import TruncatedAudioWarning
 from musicgenre.genres import GENRES
-from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
 from musicgenre.io import iter_audio_blocks, load_audio
 from musicgenre.models import GenreCNN, save_checkpoint
 from musicgenre.parallel import default_workers
+from musicgenre.predict import FailedPrediction, GenreClassifier, Prediction, SegmentPrediction
 from musicgenre.synthetic import synthesize_clip
 
 # Small features keep it fast: 8 kHz, 0.5-s windows of 32 frames, n_fft 256, hop 128.
@@ -99,8 +99,8 @@ def test_a_long_file_streamed_block_by_block_equals_the_in_memory_prediction(
         streamed = GenreClassifier(
             _model(), GENRES, FEATURES, windowing=windowing, stream_seconds=10.0, block_seconds=1.37
         )
-        assert streamed._featurizer.streams(path)
-        assert not whole._featurizer.streams(path)
+        assert streamed.pipeline.featurizer.streams(path)
+        assert not whole.pipeline.featurizer.streams(path)
         _close(streamed.predict(path, timeline=True), whole.predict(path, timeline=True))
 
 
@@ -113,12 +113,12 @@ def test_block_wise_log_mel_equals_the_whole_track_spectrogram() -> None:
     for block in (1, 100, 129, 256, 1000, 4097, 80000):
         for length in (len(wave), 129, 130, 300, 4000 + 77):
             part = wave[:length]
-            streamed = torch.cat(list(inference._LogMelStream(front)(torch.split(part, block))), dim=-1)
+            streamed = torch.cat(list(streaming.LogMelStream(front)(torch.split(part, block))), dim=-1)
             expected = whole[..., : streamed.shape[-1]] if length == len(wave) else front.frames(part)
             assert streamed.shape == expected.shape
             torch.testing.assert_close(streamed, expected, atol=1e-4, rtol=0)  # dB; -100 dB is silence
     windows = Windowing(hop_frames=7)
-    streamed = torch.cat(list(inference._LogMelStream(front)(torch.split(wave, 999))), dim=-1)
+    streamed = torch.cat(list(streaming.LogMelStream(front)(torch.split(wave, 999))), dim=-1)
     torch.testing.assert_close(
         cut_windows(streamed, front, windows).windows, cut_windows(whole, front, windows).windows, atol=1e-4, rtol=0
     )
@@ -137,7 +137,7 @@ def test_the_timeline_of_a_long_file_is_delivered_as_it_is_decoded(
             blocks_read.append(block.shape[-1])
             yield block
 
-    monkeypatch.setattr(inference, "iter_audio_blocks", counting)
+    monkeypatch.setattr(streaming, "iter_audio_blocks", counting)
     classifier = GenreClassifier(_model(), GENRES, FEATURES, stream_seconds=5.0, block_seconds=2.0)
     seen: list[tuple[int, SegmentPrediction]] = []
     prediction = classifier.predict(path, timeline=True, on_segment=lambda s: seen.append((len(blocks_read), s)))
@@ -192,7 +192,7 @@ def test_warnings_in_workers_reach_the_caller_once_per_file(tmp_path: Path, work
     classifier = GenreClassifier(_model(), GENRES, FEATURES)
     threads = torch.get_num_threads()
     with pytest.warns(TruncatedAudioWarning) as record:
-        results = classifier.predict_many([cut[0], good, cut[1], cut[2]], num_workers=workers, batch_size=2)
+        results = classifier.predict_many([cut[0], good, cut[1], cut[2]], num_workers=workers, files_per_batch=2)
     assert torch.get_num_threads() == threads  # the caller's setting is restored
     assert sorted(str(w.message).split(":")[0] for w in record) == sorted(str(p) for p in cut)
     assert all(isinstance(r, Prediction) for r in results)

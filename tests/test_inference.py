@@ -20,10 +20,10 @@ from musicgenre.audio import FeatureConfig
 from musicgenre.audio.windowing import Windowing
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
 from musicgenre.genres import GENRES
-from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction, find_audio_files
-from musicgenre.io import load_audio
+from musicgenre.io import find_audio_files, load_audio
 from musicgenre.models import GenreCNN
 from musicgenre.models.checkpoint import save_checkpoint
+from musicgenre.predict import FailedPrediction, GenreClassifier, Prediction
 
 # A small model on small features keeps every prediction fast: 8 kHz, 0.5-s windows
 # (4000 samples), 16 mel bands, 32 frames.
@@ -206,8 +206,8 @@ def test_short_and_last_windows_are_padded_with_silence(classifier: GenreClassif
     # track in one case and sees zeros in the other.
     short = rng.standard_normal(CLIP // 3).astype(np.float32)
     padded = np.concatenate([short, np.zeros(CLIP - len(short), dtype=np.float32)])
-    features = classifier._featurizer(torch.from_numpy(short)).features
-    reference = classifier._featurizer(torch.from_numpy(padded)).features
+    features = classifier.pipeline.featurizer.cut(torch.from_numpy(short)).windows
+    reference = classifier.pipeline.featurizer.cut(torch.from_numpy(padded)).windows
     end = 1 + len(short) // FEATURES.hop_length
     assert torch.equal(features[..., : end - 1], reference[..., : end - 1])
     assert torch.equal(features[..., end + 1 :], reference[..., end + 1 :])
@@ -342,7 +342,7 @@ def test_find_audio_files(folder: Path) -> None:
 
 def test_predict_many_keeps_going_past_bad_files(folder: Path, classifier: GenreClassifier) -> None:
     paths = [*find_audio_files(folder), folder / "missing.mp3"]
-    results = classifier.predict_many(paths, top_k=2, batch_size=2, progress=False)
+    results = classifier.predict_many(paths, top_k=2, files_per_batch=2, progress=False)
     assert [r.path for r in results] == paths
     failed = [r for r in results if isinstance(r, FailedPrediction)]
     assert [f.path.name for f in failed] == ["broken.wav", "missing.mp3"]
@@ -358,7 +358,7 @@ def test_predict_many_keeps_going_past_bad_files(folder: Path, classifier: Genre
 def test_predict_many_with_worker_processes(folder: Path, classifier: GenreClassifier) -> None:
     paths = find_audio_files(folder)
     serial = classifier.predict_many(paths, timeline=True, progress=False)
-    parallel = classifier.predict_many(paths, timeline=True, num_workers=2, batch_size=1, progress=False)
+    parallel = classifier.predict_many(paths, timeline=True, num_workers=2, files_per_batch=1, progress=False)
     for a, b in zip(parallel, serial, strict=True):
         _assert_close(a, b)
 

@@ -15,9 +15,9 @@ from musicgenre.audio.windowing import LogMelFrontEnd, Windowing, cut_windows, t
 from musicgenre.cli import main
 from musicgenre.errors import CheckpointError, SplitMismatchError
 from musicgenre.experiment import evaluate_checkpoint, run_experiment
-from musicgenre.inference import GenreClassifier, Prediction
 from musicgenre.models import GenreCNN, load_checkpoint, save_checkpoint
 from musicgenre.models.scoring import average_tracks
+from musicgenre.predict import GenreClassifier, Prediction
 from musicgenre.recipes import IMPROVED, REFERENCE
 from musicgenre.synthetic import make_synthetic_gtzan, synthesize_clip
 
@@ -116,7 +116,7 @@ def test_average_probabilities_and_logits() -> None:
 
 def _serve(ckpt: Path, files: list[Path], **kwargs: object) -> np.ndarray:
     classifier = GenreClassifier.from_checkpoint(ckpt, **kwargs)  # type: ignore[arg-type]
-    results = classifier.predict_many(files, top_k=1, batch_size=3, progress=False)
+    results = classifier.predict_many(files, top_k=1, files_per_batch=3, progress=False)
     rows = []
     for r in results:
         assert isinstance(r, Prediction)

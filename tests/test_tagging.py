@@ -20,11 +20,10 @@ import torch
 
 from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
 from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
-from musicgenre.inference import FailedPrediction
 from musicgenre.io import load_audio
 from musicgenre.models.pretrained import PRETRAINED, load_pretrained
+from musicgenre.predict import FailedPrediction, Tagger, TagResult
 from musicgenre.synthetic import synthesize_clip
-from musicgenre.tagging import Tagger, TagResult
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "musicnn_fixture.npz"

@@ -10,8 +10,8 @@ and features (:func:`load_audio`, :class:`AudioUtil`, :class:`FeatureConfig`,
 errors. Everything else lives in a named submodule with its own ``__all__``:
 :mod:`musicgenre.audio`, :mod:`~musicgenre.data`, :mod:`~musicgenre.splits`,
 :mod:`~musicgenre.models`, :mod:`~musicgenre.training`, :mod:`~musicgenre.recipes`,
-:mod:`~musicgenre.evaluation`, :mod:`~musicgenre.experiment`, :mod:`~musicgenre.inference`,
-:mod:`~musicgenre.tagging`, :mod:`~musicgenre.export` and :mod:`~musicgenre.synthetic`.
+:mod:`~musicgenre.evaluation`, :mod:`~musicgenre.experiment`, :mod:`~musicgenre.predict`
+(genre prediction and tagging), :mod:`~musicgenre.export` and :mod:`~musicgenre.synthetic`.
 """
 
 from __future__ import annotations
@@ -38,11 +38,10 @@ if TYPE_CHECKING:  # what the names below are, for type checkers; at run time th
     from musicgenre.data import AudioFolderDataset, GTZANDataset, extract_features
     from musicgenre.evaluation import classification_metrics
     from musicgenre.experiment import run_experiment
-    from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction
     from musicgenre.io import load_audio
     from musicgenre.models import GenreCNN, GenreCNNConfig, load_checkpoint, load_pretrained, save_checkpoint
+    from musicgenre.predict import FailedPrediction, GenreClassifier, Prediction, Tagger
     from musicgenre.splits import stratified_split
-    from musicgenre.tagging import Tagger
     from musicgenre.training import Trainer, TrainerConfig
 
 
@@ -55,18 +54,18 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "musicgenre.data": ("AudioFolderDataset", "GTZANDataset", "extract_features"),
     "musicgenre.evaluation": ("classification_metrics",),
     "musicgenre.experiment": ("run_experiment",),
-    "musicgenre.inference": ("FailedPrediction", "GenreClassifier", "Prediction"),
     "musicgenre.io": ("load_audio",),
     "musicgenre.models": ("GenreCNN", "GenreCNNConfig", "load_checkpoint", "load_pretrained", "save_checkpoint"),
+    "musicgenre.predict": ("FailedPrediction", "GenreClassifier", "Prediction", "Tagger"),
     "musicgenre.splits": ("stratified_split",),
-    "musicgenre.tagging": ("Tagger",),
     "musicgenre.training": ("Trainer", "TrainerConfig"),
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
 _SUBMODULES = frozenset(
     {
         *("audio", "cli", "data", "device", "errors", "evaluation", "experiment", "export", "genres"),
-        *("inference", "io", "models", "parallel", "recipes", "splits", "synthetic", "tagging", "training"),
+        *("inference", "io", "models", "parallel", "predict", "recipes", "splits", "synthetic", "tagging"),
+        "training",
     }
 )
 
