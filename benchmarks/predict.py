@@ -33,7 +33,7 @@ import torch
 from common import machine, table
 
 import musicgenre as mg
-from musicgenre.inference import FailedPrediction, GenreClassifier
+from musicgenre.predict import FailedPrediction, GenreClassifier
 from musicgenre.synthetic import synthesize_clip
 
 Format = tuple[str, int, int, str | None]  # extension, rate, channels, soundfile subtype
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
             for workers in args.workers:
                 start = time.perf_counter()
                 results = classifier.predict_many(
-                    paths, num_workers=workers, batch_size=args.files_per_batch, progress=False
+                    paths, num_workers=workers, files_per_batch=args.files_per_batch, progress=False
                 )
                 wall = time.perf_counter() - start
                 failed = [r for r in results if isinstance(r, FailedPrediction)]

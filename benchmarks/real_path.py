@@ -63,7 +63,7 @@ from musicgenre.export import export_onnx, export_torchscript
 from musicgenre.io._convert import mix_down
 from musicgenre.models import GenreCNN, GenreCNNConfig
 from musicgenre.models.fast import optimize_for_inference
-from musicgenre.models.scoring import score_overlapping
+from musicgenre.models.cnn_scoring import score_overlapping
 from musicgenre.recipes import IMPROVED
 from musicgenre.synthetic import synthesize_clip
 
@@ -203,10 +203,10 @@ def long_part(
     pythons = [sys.executable] + ([cpu_python] if cpu_python else [])
     builds = {python: torch_build(python) for python in pythons}
     _, _, floor = measure_child("import", next(iter(files.values())))
-    floors = {python: run_child([python, "-c", "import musicgenre.cli, musicgenre.inference"])[1] for python in pythons}
+    floors = {python: run_child([python, "-c", "import musicgenre.cli, musicgenre.predict"])[1] for python in pythons}
     rows = [["(import torch + musicgenre.io only)", "", "", "", f"{floor:.0f}", ""]]
     rows += [
-        [f"(import musicgenre.cli + musicgenre.inference, torch {builds[python]})", "", "", "", f"{rss:.0f}", ""]
+        [f"(import musicgenre.cli + musicgenre.predict, torch {builds[python]})", "", "", "", f"{rss:.0f}", ""]
         for python, rss in floors.items()
     ]
     for name, path in files.items():
@@ -436,7 +436,7 @@ def prediction_part(
 
     With *cpu_python*, the CLI with the default workers runs with that interpreter (a CPU-only torch) too.
     """
-    from musicgenre.inference import FailedPrediction, GenreClassifier
+    from musicgenre.predict import FailedPrediction, GenreClassifier
     from musicgenre.parallel import default_workers
 
     files, source = prediction_sets(folder, tracks)
@@ -445,10 +445,10 @@ def prediction_part(
     header = ["model", "input", "how", "workers", "wall (s)", "x real time", "spread", "peak RSS (MiB)"]
     rows: list[list[str]] = []
     for python in [sys.executable] + ([cpu_python] if cpu_python else []):
-        starts = [run_child([python, "-c", "import musicgenre.cli, musicgenre.inference"])[0] for _ in range(3)]
+        starts = [run_child([python, "-c", "import musicgenre.cli, musicgenre.predict"])[0] for _ in range(3)]
         start_up, start_spread = _cell(starts)
         build = "" if python == sys.executable else f", torch {torch_build(python)}"
-        rows.append(["", f"start-up (import musicgenre.inference{build})", "", "", f"{start_up:.2f}", "", start_spread])
+        rows.append(["", f"start-up (import musicgenre.predict{build})", "", "", f"{start_up:.2f}", "", start_spread])
     settings = sorted({0, auto})
     for model in models:
         # "reference-all": the reference model on all windows (--overlap 0) instead of its recipe's first.

@@ -196,9 +196,9 @@ def main(argv: list[str] | None = None) -> None:
 
         # Whole-track prediction.
         try:
-            from musicgenre.inference import GenreClassifier
+            from musicgenre.predict import GenreClassifier
         except ImportError:
-            rows.append(("prediction", "n/a", "musicgenre.inference not available"))
+            rows.append(("prediction", "n/a", "musicgenre.predict not available"))
         else:
             ckpt = mg.save_checkpoint(work / "model.ckpt", mg.GenreCNN(seed=0), classes=mg.GENRES)
             classifier = GenreClassifier.from_checkpoint(ckpt)

@@ -28,7 +28,7 @@ import soundfile as sf
 
 import musicgenre as mg
 from musicgenre.experiment import load_data, train_model
-from musicgenre.inference import find_audio_files
+from musicgenre.io import find_audio_files
 from musicgenre.recipes import REFERENCE
 from musicgenre.synthetic import make_synthetic_gtzan, synthesize_clip
 

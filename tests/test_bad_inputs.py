@@ -15,7 +15,7 @@ The same rows then go through each entry point that can meet such a file:
   ``dataset.skipped`` with the reason, and summarised in a warning) or, for NaN/Inf samples
   that only decoding finds, ``fails-when-read`` (:class:`AudioDecodeError` from the item,
   and a skip reported by :func:`~musicgenre.data.cache.extract_features`);
-- :meth:`GenreClassifier.predict_many <musicgenre.inference.GenreClassifier.predict_many>`,
+- :meth:`GenreClassifier.predict_many <musicgenre.predict.GenreClassifier.predict_many>`,
   what ``musicgenre predict`` runs: a ``Prediction``, or a ``FailedPrediction`` naming the
   file, and the good file beside it is never lost.
 
@@ -59,7 +59,7 @@ from musicgenre.errors import (
     TruncatedAudioWarning,
 )
 from musicgenre.genres import GENRES
-from musicgenre.inference import FailedPrediction, GenreClassifier, Prediction
+from musicgenre.predict import FailedPrediction, GenreClassifier, Prediction
 from musicgenre.io import audio_info, load_audio
 from musicgenre.models import GenreCNN
 from musicgenre.models import registry as registry_module

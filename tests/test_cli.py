@@ -333,6 +333,34 @@ def test_predict_timeline_and_overlap(trained: Path, held_out: Path, capsys: pyt
     assert result["segments"] == 4
 
 
+def test_predict_timeline_plot_of_a_long_recording(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    from musicgenre.predict import GenreClassifier
+    from musicgenre.predict.plots import timeline_figure
+
+    # A recording of three synthetic genres, 8 s each, joined.
+    parts = [synthesize_clip(genre, duration=8.0, sample_rate=8000, seed=70 + i) for i, genre in enumerate(GENRES[:3])]
+    mix = tmp_path / "mix.flac"
+    sf.write(mix, np.concatenate(parts), 8000)
+    picture = tmp_path / "plots" / "timeline.png"
+    assert main(["predict", "-c", str(trained), str(mix), "--timeline", "--plot", str(picture)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].startswith(str(mix))  # the usual table
+    assert f"wrote {picture}" in err
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    prediction = GenreClassifier.from_checkpoint(trained).predict(mix, timeline=True)
+    assert timeline_figure(prediction).axes[-1].get_xlim() == pytest.approx((0.0, 24.0))
+    # The same drawing when the windows stream out as JSON lines first.
+    streamed = tmp_path / "streamed.png"
+    args = ["predict", "-c", str(trained), str(mix), "--timeline", "--format", "jsonl", "--plot", str(streamed)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == prediction.segments + 1
+    assert streamed.stat().st_size > 0
+
+
 def test_predict_reports_every_failure_and_goes_on(
     trained: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -364,6 +392,7 @@ def test_predict_with_a_bad_checkpoint_is_one_error_line(tmp_path: Path, capsys:
     "args",
     [
         ["predict", "-c", "m.ckpt", "x.wav", "--timeline"],  # timeline needs JSON
+        ["predict", "-c", "m.ckpt", "x.wav", "--plot", "t.png"],  # a plot of the timeline needs --timeline
         ["predict", "-c", "m.ckpt", "x.wav", "--overlap", "1.5"],
         ["predict", "-c", "m.ckpt", "x.wav", "--top-k", "0"],
         ["predict", "x.wav"],  # no checkpoint

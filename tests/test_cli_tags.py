@@ -149,7 +149,25 @@ def test_missing_input_and_folder_without_audio(tmp_path: Path, capsys: pytest.C
     assert "no audio files" in err
 
 
+def test_timeline_json_and_plot(album: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    good = album / GOOD[0]
+    status, out, _ = _run(capsys, "tags", good, "--timeline", "--format", "json")
+    assert status == 0
+    (result,) = json.loads(out)["results"]
+    assert len(result["timeline"]) == result["patches"]
+    assert set(result["timeline"][0]["tags"]) == set(result["tags"])
+    picture = tmp_path / "tags.png"
+    status, out, err = _run(capsys, "tags", good, "--timeline", "--plot", picture)
+    assert status == 0
+    assert out.splitlines()[0].startswith("file")
+    assert f"wrote {picture}" in err
+    assert picture.stat().st_size > 0
+
+
 def test_usage_errors_exit_2(album: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tags", str(album), "--timeline"]) == 2  # the timeline is in the JSON, or drawn
+    assert main(["tags", str(album), "--plot", "x.png"]) == 2
     assert main(["tags", str(album), "--model", "MSD_vgg"]) == 2
     assert main(["tags", str(album), "--top-k", "0"]) == 2
     assert main(["tags"]) == 2

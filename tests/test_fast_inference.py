@@ -22,7 +22,8 @@ from musicgenre.models.fast import (
     fused_conv_relu_active,
     optimize_for_inference,
 )
-from musicgenre.models.scoring import score_overlapping, score_windows, shares_windows
+from musicgenre.models.cnn_scoring import score_overlapping, shares_windows
+from musicgenre.models.scoring import score_windows
 from musicgenre.recipes import IMPROVED, REFERENCE
 
 

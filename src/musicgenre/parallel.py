@@ -6,8 +6,8 @@ and yields the outcomes in the order of the paths. A file the job cannot decode
 (:class:`~musicgenre.errors.AudioDecodeError`) becomes an outcome with the error's text,
 naming the file, and the others go on; the warnings a job raised (a truncated file,
 damaged MP3 frames), in a worker too, come back with its outcome, once each.
-:meth:`GenreClassifier.predict_many <musicgenre.inference.GenreClassifier.predict_many>`,
-:meth:`Tagger.tag_many <musicgenre.tagging.Tagger.tag_many>` and
+:meth:`GenreClassifier.predict_many <musicgenre.predict.GenreClassifier.predict_many>`,
+:meth:`Tagger.tag_many <musicgenre.predict.Tagger.tag_many>` and
 :func:`~musicgenre.data.cache.extract_features` all run on it.
 
 On a CPU the job should do all of a file's work, model included: each worker then keeps

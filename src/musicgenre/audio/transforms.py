@@ -48,7 +48,7 @@ class FeatureConfig:
         Dynamic range kept below the peak of each model window (applied after the window is
         cut from the track's spectrogram, see :mod:`musicgenre.audio.windowing`); ``None``
         keeps everything down to -100 dB. Evaluation and
-        :class:`~musicgenre.inference.GenreClassifier` cut their windows the same way, so they
+        :class:`~musicgenre.predict.GenreClassifier` cut their windows the same way, so they
         agree whatever this setting; a window cut from the whole-track spectrogram equals the
         window's own spectrogram except for the ``ceil(n_fft / 2 / hop_length)`` frames at
         each edge, whose STFT sees the neighbouring audio instead of reflecting the edge.

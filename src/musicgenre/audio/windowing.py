@@ -2,7 +2,7 @@
 
 A track is turned into model inputs in three steps, the same in evaluation
 (:func:`~musicgenre.evaluation.tracks.evaluate_tracks`, on the feature store) and in
-prediction (:class:`~musicgenre.inference.GenreClassifier`, on files):
+prediction (:class:`~musicgenre.predict.GenreClassifier`, on files):
 
 1. :meth:`FrontEnd.frames`: the front end's features of the **whole track at once**, one
    frame every ``hop_length`` samples (:class:`LogMelFrontEnd`: the power mel spectrogram in
@@ -19,7 +19,7 @@ the track is cut to ``window_samples`` before step 1, so the features are exactl
 reference's spectrogram of the first clip (padded with silence if the track is shorter).
 
 How close are windows cut from a whole-track spectrogram to the spectrogram of each
-window's own samples (what :class:`~musicgenre.inference.GenreClassifier` computed in
+window's own samples (what :class:`~musicgenre.predict.GenreClassifier` computed in
 musicgenre 0.1.0)? Every frame whose STFT window lies inside the window's samples is equal to the bit;
 only the frames within ``n_fft // 2`` samples of a window's edges differ, because the
 whole-track spectrogram sees the neighbouring audio where the window's own spectrogram

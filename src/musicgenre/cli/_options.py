@@ -168,3 +168,19 @@ def add_batch_size(parser: argparse.ArgumentParser, default: int | None, what: s
 def add_files_per_batch(parser: argparse.ArgumentParser, what: str) -> None:
     """``--files-per-batch N``: files a worker runs in turn and sends back together (default 4)."""
     parser.add_argument("--files-per-batch", type=positive, default=4, metavar="N", help=f"{what} (default: 4)")
+
+
+def add_timeline(parser: argparse.ArgumentParser, what: str, *, formats: str) -> None:
+    """``--timeline`` (every window's output, in the *formats* output) and ``--plot PATH`` (a picture of it)."""
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help=f"include every {what}'s output (in the {formats} output; with --plot, any format)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="with --timeline: draw each file's timeline to PATH (a PNG; for several files PATH's name gets "
+        "'-<file name>' added); needs the plots extra",
+    )

@@ -18,14 +18,16 @@ from musicgenre.cli._options import (
     add_files_per_batch,
     add_format,
     add_inputs,
+    add_timeline,
     add_top_k,
     add_workers,
     overlap,
 )
 from musicgenre.cli._output import FileRow, Layout, write_results
+from musicgenre.cli._plots import StreamedTimeline, plot_check, write_plots
 
 if TYPE_CHECKING:
-    from musicgenre.inference import SegmentPrediction
+    from musicgenre.predict import SegmentPrediction
 
 __all__ = ["add_parser", "run"]
 
@@ -57,9 +59,7 @@ def add_parser(sub: Any) -> None:
         metavar="F",
         help="fraction of a window the next one overlaps, in [0, 1) (default: the model's recipe's, else 0)",
     )
-    p.add_argument(
-        "--timeline", action="store_true", help="include every window's prediction (needs --format json or jsonl)"
-    )
+    add_timeline(p, "window", formats="json or jsonl")
     add_workers(
         p,
         "processes that each decode a file, compute its features and (on the CPU) run the model, one torch thread each",
@@ -69,33 +69,49 @@ def add_parser(sub: Any) -> None:
     add_device(p)
 
 
-def _write_window(path: Path, segment: SegmentPrediction) -> None:
-    """``--format jsonl --timeline``: one window's line, written as soon as it is scored."""
-    sys.stdout.write(json.dumps({"path": str(path), **segment.to_dict()}, allow_nan=False) + "\n")
-    sys.stdout.flush()
+class _WindowWriter:
+    """``--format jsonl --timeline``: each window's line, written as soon as it is scored (and kept for ``--plot``)."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.timelines: dict[Path, StreamedTimeline] = {}
+
+    def __call__(self, path: Path, segment: SegmentPrediction) -> None:
+        sys.stdout.write(json.dumps({"path": str(path), **segment.to_dict()}, allow_nan=False) + "\n")
+        sys.stdout.flush()
+        if self.keep:
+            self.timelines.setdefault(path, StreamedTimeline(path)).timeline.append(segment)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``musicgenre predict`` with the parsed *args*; return the exit status (1 if any input failed)."""
-    if args.timeline and args.format not in ("json", "jsonl"):
-        print(f"{PROG} predict: error: --timeline needs --format json or jsonl", file=sys.stderr)
+    problem = plot_check(args, ("json", "jsonl"))
+    if problem is not None:
+        print(f"{PROG} predict: error: {problem}", file=sys.stderr)
         return 2
     planned = plan_inputs(args.inputs)
     files = [p for p in planned if isinstance(p, Path)]
-    from musicgenre.inference import GenreClassifier, Prediction
+    from musicgenre.predict import GenreClassifier, Prediction
 
     classifier = GenreClassifier.from_checkpoint(
         args.checkpoint, overlap=args.overlap, batch_size=args.batch_size, device=args.device
     )
     stream = args.format == "jsonl" and args.timeline  # each window's line first, as it is scored
+    writer = _WindowWriter(keep=args.plot is not None)
     predicted = classifier.predict_many(
         files,
         top_k=args.top_k,
         timeline=args.timeline and not stream,
-        batch_size=args.files_per_batch,
+        files_per_batch=args.files_per_batch,
         num_workers=args.workers,  # None: one per usable core, or 0 for a few files (default_workers)
-        on_segment=_write_window if stream else None,
+        on_segment=writer if stream else None,
     )
+    if args.plot is not None:
+        timed = [p for p in predicted if isinstance(p, Prediction)]
+        if stream:
+            for p in timed:
+                writer.timelines.setdefault(p.path or Path(), StreamedTimeline(p.path)).duration = p.duration
+        write_plots([*writer.timelines.values()] if stream else timed, args.plot)
     rows = gather(
         planned,
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ from musicgenre.cli._options import (
     add_files_per_batch,
     add_format,
     add_inputs,
+    add_timeline,
     add_top_k,
     add_workers,
 )
 from musicgenre.cli._output import FileRow, Layout, write_results
+from musicgenre.cli._plots import plot_check, write_plots
 
 __all__ = ["add_parser", "run"]
 
@@ -50,6 +53,7 @@ def add_parser(sub: Any) -> None:
     )
     add_top_k(p, 5, "tags")
     add_format(p, "text", "json", "csv")
+    add_timeline(p, "3-s patch", formats="json")
     add_workers(
         p,
         "processes that each decode a file, compute its log-mel and (on the CPU) run the model, one torch thread each",
@@ -61,13 +65,21 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``musicgenre tags`` with the parsed *args*; return the exit status (1 if any input failed)."""
+    problem = plot_check(args, ("json",))
+    if problem is not None:
+        print(f"{PROG} tags: error: {problem}", file=sys.stderr)
+        return 2
     planned = plan_inputs(args.inputs)
     files = [p for p in planned if isinstance(p, Path)]
-    from musicgenre.tagging import Tagger, TagResult
+    from musicgenre.predict import Tagger, TagResult
 
     tagger = Tagger.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
     labels = tagger.labels
-    tagged = tagger.tag_many(files, top_k=args.top_k, files_per_batch=args.files_per_batch, num_workers=args.workers)
+    tagged = tagger.tag_many(
+        files, top_k=args.top_k, timeline=args.timeline, files_per_batch=args.files_per_batch, num_workers=args.workers
+    )
+    if args.plot is not None:
+        write_plots([r for r in tagged if isinstance(r, TagResult)], args.plot)
     rows = gather(
         planned,
         (

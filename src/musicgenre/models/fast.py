@@ -1,7 +1,7 @@
 """A faster copy of a model for prediction: batch-norm folded into convolutions, channels-last.
 
 :func:`optimize_for_inference` is the one place where prediction and export make a model
-fast; :class:`~musicgenre.inference.GenreClassifier` and :mod:`musicgenre.export` call it.
+fast; :class:`~musicgenre.predict.GenreClassifier` and :mod:`musicgenre.export` call it.
 What it does (the Performance page gives what each step saves):
 
 - **Batch-norm folding.** In eval mode a ``BatchNorm`` after a convolution is a fixed

@@ -6,7 +6,7 @@ weights from :func:`~musicgenre.models.pretrained.load_pretrained`) up to its 1,
 features, then a :class:`TransferHead` (standardisation and a linear layer, or a small MLP).
 It reads the library's layout, ``(batch, 1, 96, 187)`` windows of musicnn's log-mel frames
 (:class:`MusicnnFrames` computes them; 187 frames = 3 s at 16 kHz), so evaluation,
-:class:`~musicgenre.inference.GenreClassifier`, checkpoints and export treat it as any model.
+:class:`~musicgenre.predict.GenreClassifier`, checkpoints and export treat it as any model.
 
 Why a linear head by default: for a linear head, the mean of the windows' logits equals
 the head applied to the mean of the windows' features, so a head trained on each track's
