@@ -12,7 +12,9 @@ The modules: :mod:`~musicgenre.predict.results` (the result types),
 :mod:`~musicgenre.predict.featurizer` (decoding, front end, windows),
 :mod:`~musicgenre.predict.streaming` (long files block by block),
 :mod:`~musicgenre.predict.pipeline` (the scorer, the reduction and the pipeline),
-:mod:`~musicgenre.predict.classifier` and :mod:`~musicgenre.predict.tagger`.
+:mod:`~musicgenre.predict.classifier` and :mod:`~musicgenre.predict.tagger`;
+:mod:`~musicgenre.predict.plots` draws a long recording's timeline (the ``plots`` extra,
+imported on first use).
 """
 
 from musicgenre.predict.classifier import GenreClassifier
