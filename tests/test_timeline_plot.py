@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from musicgenre.errors import ConfigurationError
 from musicgenre.predict.plots import plot_timeline, timeline_figure
@@ -60,7 +61,7 @@ def test_tag_timeline_is_a_heat_map_spanning_the_recording(tmp_path: Path, rng: 
     )
     result = Result(None, 90.0, timeline)
     fig = timeline_figure(result, top=10, title="tags")
-    (ax,) = fig.axes
+    ax, _colour_bar = fig.axes
     assert ax.get_xlim() == pytest.approx((0.0, 90.0))
     assert len(ax.get_yticks()) == 10
     assert plot_timeline(result, tmp_path / "tags.png").stat().st_size > 0
@@ -76,3 +77,20 @@ def test_long_recordings_read_hours_minutes_seconds(rng: np.random.Generator) ->
 def test_a_result_without_timeline_is_a_clear_error() -> None:
     with pytest.raises(ConfigurationError, match="timeline=True"):
         timeline_figure(Result(Path("x.wav"), 30.0, None))
+
+
+def test_the_timeline_example_draws_a_generated_recording(tmp_path: Path) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "genre_timeline.py"
+    spec = importlib.util.spec_from_file_location("genre_timeline_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--section-seconds", "8", "--clips-per-genre", "4", "--max-epochs", "2", "--no-tags"]
+    written = example.main(args)
+    assert written == {"genres": str(out / "timeline.png")}
+    assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sf.info(str(out / "mix.flac")).duration == pytest.approx(32.0)

@@ -30,12 +30,10 @@ SMALL_ARGS: dict[str, list[str]] = {
     "reproduce_gtzan": ["--clips-per-genre", "7", "--duration", "1.5", "--max-epochs", "8", "--seed", "42"],
     "train_your_folder": ["--clips-per-label", "10", "--duration", "3", "--max-epochs", "40"],
     "classify_your_music": ["--clips-per-genre", "5", "--duration", "2", "--max-epochs", "3"],
+    "genre_timeline": ["--section-seconds", "20", "--clips-per-genre", "8", "--max-epochs", "15"],
     "extend_genrecnn": ["--clips-per-genre", "5", "--duration", "2", "--max-epochs", "3"],
     "reproduce_images": ["--clips-per-genre", "5", "--duration", "2", "--epochs", "4", "--size", "64",
                          "--report-every", "4"],
-    # The genre-timeline example of a long recording goes here when it lands (after
-    # classify_your_music in the gallery's order is where readers will look for it):
-    # "plot_genre_timeline": [...its small arguments...],
 }  # fmt: skip
 
 

@@ -151,7 +151,7 @@ def timeline_figure(result: TimedResult, *, top: int = 6, title: str | None = No
     else:
         fig, ax = plt.subplots(figsize=(10, 0.9 + 0.35 * len(order)))
         shown = [labels[i] for i in order]
-        ax.imshow(
+        image = ax.imshow(
             values[:, order].T,
             aspect="auto",
             interpolation="nearest",
@@ -162,6 +162,7 @@ def timeline_figure(result: TimedResult, *, top: int = 6, title: str | None = No
         )
         ax.set_yticks(range(len(shown)), shown)
         ax.set_title(name)
+        fig.colorbar(image, ax=ax, label="probability", fraction=0.03, pad=0.01)
     ax.set_xlim(0.0, duration)
     ax.xaxis.set_major_locator(plt.MultipleLocator(_tick_step(duration)))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(_clock))
