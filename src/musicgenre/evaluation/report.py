@@ -21,12 +21,11 @@ from musicgenre.data.cache import FeatureSet
 from musicgenre.errors import MissingDependencyError
 from musicgenre.evaluation.metrics import ClassificationMetrics, classification_metrics
 from musicgenre.evaluation.plots import plot_confusion_matrix, plot_history, plot_tsne
-from musicgenre.evaluation.tracks import TrackOutputs
 from musicgenre.models.checkpoint import PartRecord, save_checkpoint
-from musicgenre.models.cnn import GenreCNN
-from musicgenre.models.transfer import MusicnnClassifier
+from musicgenre.models.protocol import GenreModel
 from musicgenre.recipes import Recipe
 from musicgenre.training.callbacks import History
+from musicgenre.training.tracks import TrackOutputs
 
 __all__ = ["format_results_table", "mean_std", "write_outputs", "write_report"]
 
@@ -61,7 +60,7 @@ def write_report(out_dir: str | os.PathLike[str], metrics: ClassificationMetrics
 
 def write_outputs(
     out: str | os.PathLike[str],
-    model: GenreCNN | MusicnnClassifier,
+    model: GenreModel,
     data: FeatureSet,
     predictions: TrackOutputs,
     history: History | None,
@@ -76,7 +75,7 @@ def write_outputs(
     """Write metrics.json, report.txt, the plots (loss, confusion, t-SNE) and model.ckpt into *out*.
 
     The checkpoint records the recipe, the windows *predictions* scored
-    (:attr:`TrackOutputs.windowing <musicgenre.evaluation.tracks.TrackOutputs.windowing>`) and,
+    (:attr:`TrackOutputs.windowing <musicgenre.training.tracks.TrackOutputs.windowing>`) and,
     with *parts*, the tracks of each part of the split; ``metrics.json`` records the windows too.
     """
     target = Path(out)
