@@ -26,7 +26,7 @@ from musicgenre.recipes import Recipe, get_recipe
 from musicgenre.training import tracks as _tracks
 from musicgenre.training.tracks import Indices, TrackOutputs, score_tracks, track_batches
 
-__all__ = ["Indices", "TrackOutputs", "evaluate_tracks", "track_loader"]
+__all__ = ["TrackOutputs", "evaluate_tracks", "track_loader"]
 
 
 def track_loader(

@@ -20,7 +20,7 @@ import abc
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 
@@ -35,6 +35,8 @@ from musicgenre.training.tracks import Indices, TrackOutputs, score_tracks
 from musicgenre.training.trainer import TrainerConfig
 
 __all__ = ["RECIPES", "Recipe", "TrainView", "get_recipe", "register_recipe"]
+
+RecipeT = TypeVar("RecipeT", bound="Recipe")
 
 
 @dataclass(frozen=True)
@@ -294,8 +296,8 @@ class Recipe(abc.ABC):
 RECIPES: dict[str, Recipe] = {}
 
 
-def register_recipe(recipe: Recipe) -> Recipe:
-    """Make *recipe* available by name (to :func:`get_recipe`, the example and the CLI)."""
+def register_recipe(recipe: RecipeT) -> RecipeT:
+    """Make *recipe* available by name (to :func:`get_recipe`, the example and the CLI); returns it."""
     RECIPES[recipe.name] = recipe
     return recipe
 
