@@ -18,6 +18,7 @@ from torch import nn
 
 from musicgenre.audio.windowing import Windowing
 from musicgenre.data.cache import FeatureSet, embed_features
+from musicgenre.data.embeddings import WindowEmbeddings
 from musicgenre.errors import ConfigurationError
 from musicgenre.experiment import cv_folds, evaluate_checkpoint, load_data, run_experiment
 from musicgenre.models import load_checkpoint, save_checkpoint
@@ -67,7 +68,8 @@ def synthetic_embeddings(
             targets.append(c)
             files.append(Path(f"c{c}-{i}.wav"))
     classes = tuple(f"class{c}" for c in range(len(counts)))
-    features = FeatureSet.from_spectrograms(tracks, targets, files, classes)
+    frames = FeatureSet.from_spectrograms(tracks, targets, files, classes)  # only its tracks' labels and files
+    features = WindowEmbeddings.from_rows([t[0].T for t in tracks], frames, dim)
     weights = [torch.tensor([1.0] * (windows - 1) + [0.5]) for _ in tracks]
     return TrackEmbeddings(features, weights, WINDOWING)
 
@@ -148,7 +150,11 @@ def test_embed_features_encodes_each_window_once_and_serves_the_disk_cache(tmp_p
     data = FeatureSet.from_spectrograms(frames, [0, 1], [Path("a.wav"), Path("b.wav")], ("x", "y"))
     encoder = BackboneEncoder(model, WINDOWING)
     first = embed_features(data, encoder, batch_size=3, cache="disk", cache_dir=tmp_path, progress=False)
+    assert isinstance(first, WindowEmbeddings)  # window encodings, not a spectrogram store
     assert first.storage.shape == (2 + 3, 1506)  # 200 frames -> 2 windows, 500 -> 3
+    assert first.dim == 1506
+    assert first.windows(1).shape == (3, 1506)
+    assert first.track_ids == data.track_ids
     expected = model.forward_features(encoder.windows(frames[1]))
     assert torch.allclose(first.storage[2:], expected, atol=1e-5)
     again = embed_features(data, encoder, cache="disk", cache_dir=tmp_path, progress=False)

@@ -10,7 +10,7 @@ private module beside them; this module re-exports their public names, so
 from __future__ import annotations
 
 from musicgenre._random import item_generator
-from musicgenre.data.embeddings import WindowEncoder, embed_features
+from musicgenre.data.embeddings import WindowEmbeddings, WindowEncoder, embed_features
 from musicgenre.data.features import (
     CacheMode,
     ClipSource,
@@ -28,6 +28,7 @@ __all__ = [
     "FeatureSet",
     "RandomView",
     "View",
+    "WindowEmbeddings",
     "WindowEncoder",
     "content_hash",
     "embed_features",

@@ -1,8 +1,10 @@
 """Window encodings: every window of every track of a feature store encoded once (a pretrained backbone's features).
 
 :func:`embed_features` cuts each track's cached frames into a :class:`WindowEncoder`'s
-windows and encodes them, in worker processes, into one store of ``(windows, dim)`` rows,
-optionally kept on disk like the frames (:mod:`musicgenre.data.features`).
+windows and encodes them, in worker processes, into :class:`WindowEmbeddings`: one
+``(windows, dim)`` array of rows, each track's windows a span of it (embeddings are not
+spectrograms: no bands, no frames), optionally kept on disk like the frames
+(:mod:`musicgenre.data.features`).
 """
 
 from __future__ import annotations
@@ -10,17 +12,71 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from musicgenre.data._store import FEATURE_VERSION, Store
+from musicgenre.data.base import SkippedFile
 from musicgenre.data.features import CacheMode, FeatureSet
 from musicgenre.errors import ConfigurationError
 from musicgenre.parallel import default_workers, map_items
 
-__all__ = ["WindowEncoder", "embed_features"]
+__all__ = ["WindowEmbeddings", "WindowEncoder", "embed_features"]
+
+
+@dataclass(frozen=True)
+class WindowEmbeddings:
+    """Every window's encoding of every track: one ``(total_windows, dim)`` array, each track a span of rows.
+
+    Attributes
+    ----------
+    storage
+        The encodings, ``(total_windows, dim)``, tracks one after another.
+    spans
+        Track *i*'s windows are rows ``spans[i, 0]:spans[i, 1]`` (in the order the encoder cut them).
+    targets, files, classes, skipped
+        As in the :class:`~musicgenre.data.features.FeatureSet` the windows were cut from.
+    track_ids
+        An id per track, as :attr:`FeatureSet.track_ids <musicgenre.data.features.FeatureSet.track_ids>`.
+    """
+
+    storage: torch.Tensor
+    spans: NDArray[np.int64]
+    targets: list[int]
+    files: list[Path]
+    classes: tuple[str, ...]
+    track_ids: list[str]
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[torch.Tensor], data: FeatureSet, dim: int) -> WindowEmbeddings:
+        """Each track's ``(n_windows, dim)`` encodings, in *data*'s track order, as one store."""
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        stops = np.cumsum(lengths)
+        spans = np.stack([stops - lengths, stops], axis=1) if len(rows) else np.zeros((0, 2), dtype=np.int64)
+        storage = torch.cat(list(rows)).float() if rows else torch.zeros(0, dim)
+        return cls(
+            storage, spans, list(data.targets), list(data.files), data.classes, data.track_ids, list(data.skipped)
+        )
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    @property
+    def dim(self) -> int:
+        """The size of one window's encoding."""
+        return int(self.storage.shape[1])
+
+    def windows(self, index: int) -> torch.Tensor:
+        """Track *index*'s encodings, ``(n_windows, dim)`` (a view, no copy)."""
+        start, stop = self.spans[index]
+        return self.storage[start:stop]
 
 
 class WindowEncoder(Protocol):
@@ -76,25 +132,24 @@ def embed_features(
     cache_dir: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     num_workers: int | None = None,
-) -> FeatureSet:
+) -> WindowEmbeddings:
     """Encode every window of every track of *data* once (e.g. a pretrained backbone's features).
 
-    The result is a :class:`FeatureSet` like *data* (same items, targets, files, classes)
-    whose storage holds, instead of frames, one row per **window**: ``(total_windows, dim)``,
-    item *i*'s windows at ``spans[i]`` in the order :meth:`WindowEncoder.windows` cuts them
-    (so ``data.spectrogram(i)`` is ``(1, dim, n_windows)``).
+    The result is :class:`WindowEmbeddings` with *data*'s tracks (targets, files, classes):
+    one row per **window**, ``(total_windows, dim)``, track *i*'s windows at ``spans[i]`` in
+    the order :meth:`WindowEncoder.windows` cuts them (``windows(i)`` is ``(n_windows, dim)``).
 
     Parameters
     ----------
     data
-        Cached frames (:func:`extract_features` with the encoder's front end).
+        Cached frames (:func:`~musicgenre.data.features.extract_features` with the encoder's front end).
     encoder
         Cuts and encodes the windows (picklable, for the worker processes).
     batch_size
         Windows per :meth:`WindowEncoder.encode` call.
     cache, cache_dir
         ``"disk"`` keeps the encodings in *cache_dir* (``features-<key>.npy`` and its index,
-        as :func:`extract_features` does), keyed by a hash of each track's frames and by
+        as :func:`~musicgenre.data.features.extract_features` does), keyed by a hash of each track's frames and by
         :attr:`WindowEncoder.key`, so a changed track or encoder is never served stale.
     progress
         tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
@@ -133,10 +188,7 @@ def embed_features(
         _Encode(data, encoder, batch_size), todo, num_workers=workers, progress=progress, desc="embeddings", unit="clip"
     ):
         results.update(batch)
-    rows = [results[i] for i in range(len(data))]
-    out = FeatureSet.from_spectrograms(
-        [r.T.unsqueeze(0) for r in rows], data.targets, data.files, data.classes, data.skipped, n_mels=encoder.dim
-    )
+    out = WindowEmbeddings.from_rows([results[i] for i in range(len(data))], data, encoder.dim)
     if store is not None and len(out):
         store.write(out, digests)
     return out

@@ -153,7 +153,7 @@ def evaluate_checkpoint(
 ) -> CheckpointEvaluation:
     """Score a saved model on one part (``"train"``, ``"validation"``, ``"test"``) of its split.
 
-    A checkpoint written by :func:`run_experiment` stores the ids, content hashes and
+    A checkpoint written by :func:`~musicgenre.experiment.run.run_experiment` stores the ids, content hashes and
     labels of each part's tracks: the tracks of *part* are looked up by id under *root*
     and scored, whatever else the folder holds; the split is never recomputed, so a clip
     added, removed or unreadable elsewhere cannot move tracks between parts. The windows

@@ -20,7 +20,7 @@ import abc
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar
+from typing import Literal
 
 import torch
 
@@ -35,8 +35,6 @@ from musicgenre.training.tracks import Indices, TrackOutputs, score_tracks
 from musicgenre.training.trainer import TrainerConfig
 
 __all__ = ["RECIPES", "Recipe", "TrainView", "get_recipe", "register_recipe"]
-
-RecipeT = TypeVar("RecipeT", bound="Recipe")
 
 
 @dataclass(frozen=True)
@@ -243,7 +241,7 @@ class Recipe(abc.ABC):
     ) -> FeatureSet:
         """The recipe's features of every clip, computed once (:func:`~musicgenre.data.cache.extract_features`).
 
-        The frames are :attr:`front_end`'s; the log-mel of :attr:`features` is the store's
+        The frames are :attr:`front_end`'s; the log-mel of the recipe's features is the store's
         default, so it is not named (its disk-cache key stays that of the features alone).
         """
         front_end: FrontEnd | None = self.front_end
@@ -296,7 +294,7 @@ class Recipe(abc.ABC):
 RECIPES: dict[str, Recipe] = {}
 
 
-def register_recipe(recipe: RecipeT) -> RecipeT:
+def register_recipe(recipe: Recipe) -> Recipe:
     """Make *recipe* available by name (to :func:`get_recipe`, the example and the CLI); returns it."""
     RECIPES[recipe.name] = recipe
     return recipe

@@ -27,24 +27,24 @@ __all__ = ["IMPROVED", "REFERENCE", "CNNRecipe"]
 
 @dataclass(frozen=True)
 class CNNRecipe(Recipe):
-    """A :class:`~musicgenre.models.GenreCNN` trained from scratch on windows of the log-mel of :attr:`features`.
+    """A :class:`~musicgenre.models.GenreCNN` trained from scratch on windows of the log-mel of its features.
 
-    Training items are :meth:`~Recipe.train_view` windows of the cached spectrograms
-    (:attr:`~Recipe.crops_per_track` per track per epoch); validation scores whole tracks
+    Training items are :meth:`~musicgenre.recipes.base.Recipe.train_view` windows of the cached spectrograms
+    (:attr:`~musicgenre.recipes.base.Recipe.crops_per_track` per track per epoch); validation scores whole tracks
     (:class:`~musicgenre.training.tracks.TrackTrainer`), as evaluation does.
 
     Attributes
     ----------
     model
         Model settings (``n_classes``, ``n_mels`` and ``n_frames`` are set from the data
-        and :attr:`features` by :meth:`model_config`).
+        and :attr:`~musicgenre.recipes.base.Recipe.features` by :meth:`model_config`).
     """
 
     model: GenreCNNConfig = field(default_factory=GenreCNNConfig)
 
     @property
     def front_end(self) -> FrontEnd:
-        """The log-mel of :attr:`features`: whole-track frames, ``top_db`` applied per window."""
+        """The log-mel of the recipe's features: whole-track frames, ``top_db`` applied per window."""
         return LogMelFrontEnd(self.features)
 
     def model_config(self, n_classes: int) -> GenreCNNConfig:
@@ -73,7 +73,7 @@ class CNNRecipe(Recipe):
         max_epochs: int | None = None,
         callbacks: Sequence[Callback] = (),
     ) -> tuple[GenreCNN, History]:
-        """Train the CNN with early stopping on the validation tracks (see :meth:`Recipe.fit`).
+        """Train the CNN with early stopping on the validation tracks (see :meth:`musicgenre.recipes.base.Recipe.fit`).
 
         Each training item's random draws (crop, gain, masks) come from ``(seed + 1, epoch, item)``.
         """
@@ -87,37 +87,34 @@ class CNNRecipe(Recipe):
 
 
 #: The reference recipe (first 5 s, 4-block CNN, Adam 1e-3, early stopping on validation loss).
-REFERENCE = register_recipe(
-    CNNRecipe(
-        name="reference",
-        description="the reference: first 5 s, 4-block CNN, Adam 1e-3, early stopping on val loss",
-    )
+REFERENCE: CNNRecipe = CNNRecipe(
+    name="reference",
+    description="the reference: first 5 s, 4-block CNN, Adam 1e-3, early stopping on val loss",
 )
 
 #: The improved recipe (whole tracks in random 3-s crops, SpecAugment, a batch-normalised CNN
 #: with global pooling, AdamW with a cosine schedule, per-track evaluation over overlapping windows).
-IMPROVED = register_recipe(
-    CNNRecipe(
-        name="improved",
-        description="whole track: random 3-s crops, SpecAugment, BN CNN, global pooling, AdamW+cosine, per-track vote",
-        features=FeatureConfig(clip_ms=3000, n_mels=96, n_fft=2048, hop_length=512, top_db=None),
-        model=GenreCNNConfig(
-            channels=(16, 32, 64, 128), batch_norm=True, global_pool=True, input_norm=True, dropout=0.3
-        ),
-        trainer=TrainerConfig(
-            lr=2e-3,
-            batch_size=32,
-            max_epochs=50,
-            patience=15,
-            optimizer="adamw",
-            weight_decay=1e-2,
-            label_smoothing=0.1,
-            scheduler="cosine",
-        ),
-        crop="random",
-        crops_per_track=2,
-        eval_hop=0.5,
-        spec_augment=(0.15, 2, 2),
-        gain_db=6.0,
-    )
+IMPROVED: CNNRecipe = CNNRecipe(
+    name="improved",
+    description="whole track: random 3-s crops, SpecAugment, BN CNN, global pooling, AdamW+cosine, per-track vote",
+    features=FeatureConfig(clip_ms=3000, n_mels=96, n_fft=2048, hop_length=512, top_db=None),
+    model=GenreCNNConfig(channels=(16, 32, 64, 128), batch_norm=True, global_pool=True, input_norm=True, dropout=0.3),
+    trainer=TrainerConfig(
+        lr=2e-3,
+        batch_size=32,
+        max_epochs=50,
+        patience=15,
+        optimizer="adamw",
+        weight_decay=1e-2,
+        label_smoothing=0.1,
+        scheduler="cosine",
+    ),
+    crop="random",
+    crops_per_track=2,
+    eval_hop=0.5,
+    spec_augment=(0.15, 2, 2),
+    gain_db=6.0,
 )
+
+register_recipe(REFERENCE)
+register_recipe(IMPROVED)

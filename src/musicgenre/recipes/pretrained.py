@@ -88,7 +88,7 @@ class PretrainedRecipe(Recipe):
     """A pretrained backbone with a genre head (:class:`~musicgenre.models.MusicnnClassifier`).
 
     The front end is the backbone's (:class:`~musicgenre.models.MusicnnFrames`);
-    :attr:`~Recipe.features` only describes it (sample rate, bands, window length).
+    :attr:`~musicgenre.recipes.base.Recipe.features` only describes it (sample rate, bands, window length).
 
     Attributes
     ----------
@@ -157,7 +157,7 @@ class PretrainedRecipe(Recipe):
     def evaluate(self, model: GenreModel, data: FeatureSet, indices: Indices, *, device: str = "cpu") -> TrackOutputs:
         """Score tracks; with a frozen backbone, the head alone on the cached window features.
 
-        The arithmetic is that of :meth:`Recipe.evaluate` (window logits averaged), without
+        The arithmetic is that of :meth:`musicgenre.recipes.base.Recipe.evaluate` (window logits averaged), without
         running the backbone again.
         """
         if self.frozen and isinstance(model, MusicnnClassifier):
@@ -178,22 +178,22 @@ class PretrainedRecipe(Recipe):
 #: The pretrained recipe, musicnn (MSD) features of every 3-s window computed once, a linear
 #: head trained on each track's mean feature (class-balanced loss, random window subsets),
 #: per-track logits averaged over back-to-back windows. See :class:`PretrainedSettings`.
-PRETRAINED_MUSICNN = register_recipe(
-    PretrainedRecipe(
-        name="pretrained",
-        description="musicnn (MSD) backbone, frozen; linear head on cached track-mean features, class-balanced",
-        features=FeatureConfig(sample_rate=16000, clip_ms=2976, n_mels=96, n_fft=512, hop_length=256, top_db=None),
-        trainer=TrainerConfig(
-            lr=1e-3,
-            batch_size=32,
-            max_epochs=300,
-            patience=30,
-            optimizer="adamw",
-            weight_decay=1e-2,
-            label_smoothing=0.1,
-        ),
-        crop="random",
-        eval_hop=1.0,
-        eval_average="logits",
-    )
+PRETRAINED_MUSICNN: PretrainedRecipe = PretrainedRecipe(
+    name="pretrained",
+    description="musicnn (MSD) backbone, frozen; linear head on cached track-mean features, class-balanced",
+    features=FeatureConfig(sample_rate=16000, clip_ms=2976, n_mels=96, n_fft=512, hop_length=256, top_db=None),
+    trainer=TrainerConfig(
+        lr=1e-3,
+        batch_size=32,
+        max_epochs=300,
+        patience=30,
+        optimizer="adamw",
+        weight_decay=1e-2,
+        label_smoothing=0.1,
+    ),
+    crop="random",
+    eval_hop=1.0,
+    eval_average="logits",
 )
+
+register_recipe(PRETRAINED_MUSICNN)

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from musicgenre.audio.windowing import Windowing, cut_windows, window_layout
-from musicgenre.data.cache import CacheMode, FeatureSet, embed_features
+from musicgenre.data.cache import CacheMode, FeatureSet
+from musicgenre.data.embeddings import WindowEmbeddings, embed_features
 from musicgenre.errors import ConfigurationError
 from musicgenre.models import MusicnnClassifier, MusicnnFrames
 from musicgenre.models.scoring import average_tracks
@@ -89,21 +90,20 @@ class TrackEmbeddings:
     Attributes
     ----------
     features
-        Item *i*'s windows' features are ``features.spectrogram(i)[0].T``, ``(n_windows, dim)``.
+        Every window's backbone features; item *i*'s are ``features.windows(i)``, ``(n_windows, dim)``.
     weights
         Item *i*'s windows' weights, ``(n_windows,)``.
     windowing
         The windows encoded.
     """
 
-    features: FeatureSet
+    features: WindowEmbeddings
     weights: list[torch.Tensor]
     windowing: Windowing
 
     def windows(self, index: int) -> torch.Tensor:
         """Item *index*'s window features, ``(n_windows, dim)`` (a view, no copy)."""
-        start, stop = self.features.spans[index]
-        return self.features.storage[start:stop]
+        return self.features.windows(index)
 
     def track_means(self, indices: Indices) -> torch.Tensor:
         """The weighted mean window feature of each item in *indices*, ``(n, dim)``."""
