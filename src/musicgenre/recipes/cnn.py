@@ -44,7 +44,7 @@ class CNNRecipe(Recipe):
 
     @property
     def front_end(self) -> FrontEnd:
-        """The log-mel of the recipe's features: whole-track frames, ``top_db`` applied per window."""
+        """Whole-track frames of the log-mel of the recipe's features (``top_db`` applied per window)."""
         return LogMelFrontEnd(self.features)
 
     def model_config(self, n_classes: int) -> GenreCNNConfig:
