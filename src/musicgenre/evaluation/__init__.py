@@ -14,7 +14,7 @@ from musicgenre.evaluation import transfer as _transfer
 from musicgenre.evaluation.batches import BatchOutputs, predict_batches
 from musicgenre.evaluation.metrics import ClassificationMetrics, classification_metrics
 from musicgenre.evaluation.plots import plot_confusion_matrix, plot_history, plot_tsne
-from musicgenre.evaluation.report import format_results_table, mean_std, write_outputs, write_report
+from musicgenre.evaluation.report import format_results_table, mean_std, write_outputs, write_report, write_results
 from musicgenre.evaluation.tracks import TrackOutputs, evaluate_tracks, track_loader
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "track_loader",
     "write_outputs",
     "write_report",
+    "write_results",
 ]
 
 

@@ -29,8 +29,8 @@ from musicgenre.data.cache import CacheMode, FeatureSet, content_hash
 from musicgenre.data.gtzan import GTZANDataset
 from musicgenre.errors import ConfigurationError
 from musicgenre.evaluation.metrics import ClassificationMetrics
-from musicgenre.evaluation.report import write_outputs
-from musicgenre.models.checkpoint import PartRecord
+from musicgenre.evaluation.report import write_results
+from musicgenre.models.checkpoint import PartRecord, save_checkpoint
 from musicgenre.models.protocol import GenreModel
 from musicgenre.recipes import Recipe, get_recipe
 from musicgenre.splits import split_indices
@@ -163,21 +163,24 @@ def write_run(
     exactly the held-out part again. *predictions* are those of the last part (the
     evaluated one, :func:`evaluated_part`); *extra* keys go into metrics.json.
     """
-    return write_outputs(
-        out,
+    rec = get_recipe(recipe)
+    evaluated_on = evaluated_part(parts)
+    parameters = sum(p.numel() for p in model.parameters())
+    metrics = write_results(
+        out, data, predictions, history, recipe=rec.name, evaluated_on=evaluated_on, seed=seed,
+        parameters=parameters, plots=plots, scheme=scheme, split_sizes=[len(p) for p in parts], **extra,
+    )  # fmt: skip
+    save_checkpoint(
+        Path(out) / "model.ckpt",
         model,
-        data,
-        predictions,
-        history,
-        recipe=get_recipe(recipe),
-        evaluated_on=evaluated_part(parts),
-        seed=seed,
-        plots=plots,
+        classes=data.classes,
+        features=rec.features,
+        metrics={"accuracy": metrics.accuracy, "f1_weighted": metrics.f1, "evaluated_on": evaluated_on},
+        extra={"recipe": rec.name, "seed": seed, "scheme": scheme},
+        windowing=predictions.windowing,
         parts=part_records(data, parts),
-        scheme=scheme,
-        split_sizes=[len(p) for p in parts],
-        **extra,
     )
+    return metrics
 
 
 @dataclass(frozen=True)
