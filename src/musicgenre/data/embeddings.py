@@ -157,8 +157,7 @@ def embed_features(
         Processes that encode tracks, one torch thread each
         (:func:`~musicgenre.parallel.map_items`; the encoder runs in each); 0 encodes in
         this process. ``None`` (default): :func:`~musicgenre.parallel.default_workers`
-        for the tracks to encode. On a 2-core CPU two single-threaded workers encode
-        about 1.5 times as fast as one process with two threads.
+        for the tracks to encode.
     """
     if cache not in ("memory", "disk"):
         raise ConfigurationError(f"cache must be 'memory' or 'disk', got {cache!r}")
