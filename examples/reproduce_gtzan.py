@@ -35,8 +35,7 @@ import logging
 import time
 from pathlib import Path
 
-from musicgenre.evaluation import evaluate_tracks, write_outputs
-from musicgenre.experiment import load_data, results_table, train_model
+from musicgenre.experiment import evaluate_model, evaluated_part, load_data, results_table, train_model, write_run
 from musicgenre.recipes import RECIPES, get_recipe
 from musicgenre.splits import split_indices
 from musicgenre.synthetic import make_synthetic_gtzan
@@ -109,8 +108,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         print((args.out / "results.md").read_text())
         return {"rows": rows}
 
+    # One run, stage by stage: the very functions run_experiment calls, in its order, so this
+    # writes what run_experiment(root, args.out, recipe=..., scheme=..., seed=...) writes.
     recipe, scheme = get_recipe(args.recipe[0]), args.scheme[0]
-    # 1. Data: find the clips, extract each one's log-mel once (the reference: its first 5 s).
+    # 1. Data: find the clips, extract the recipe's features once (the reference: the log-mel of the first 5 s).
     data = load_data(root, recipe, num_workers=args.num_workers)
     print(f"{len(data)} clips from {root} ({len(data.skipped)} skipped)")
 
@@ -118,19 +119,21 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parts = split_indices(scheme, data.targets, data.track_ids, seed=args.seed)
     print("split sizes: " + " / ".join(str(len(p)) for p in parts))
 
-    # 3. Train with early stopping on the validation part (best weights restored).
+    # 3. Train: the recipe's fit, with early stopping on the validation part (best weights restored).
     model, history = train_model(
         data, parts[0], parts[1], recipe, seed=args.seed, device=args.device, max_epochs=args.max_epochs
     )
     print(f"trained {len(history.epochs)} epochs; best epoch {history.best_epoch}")
 
-    # 4. Evaluate on the held-out part (the test set; the validation set for 80-20) and write
-    #    metrics.json, report.txt, loss.png, confusion.png, tsne.png and model.ckpt.
-    evaluated_on = "test" if len(parts) == 3 else "validation"
-    predictions = evaluate_tracks(model, data, parts[-1], recipe, device=args.device)
-    metrics = write_outputs(
-        args.out, model, data, predictions, history, recipe=recipe, evaluated_on=evaluated_on, seed=args.seed,
-        scheme=scheme, split_sizes=[len(p) for p in parts], wall_seconds=round(time.perf_counter() - started, 1),
+    # 4. Evaluate on the held-out part (the test set; the validation set for 80-20), as the recipe scores tracks.
+    evaluated_on = evaluated_part(parts)
+    predictions = evaluate_model(model, data, parts[-1], recipe, device=args.device)
+
+    # 5. Write metrics.json, report.txt, loss.png, confusion.png, tsne.png and model.ckpt; the checkpoint
+    #    stores every part's tracks, so `musicgenre evaluate --checkpoint model.ckpt` scores this test part.
+    metrics = write_run(
+        args.out, model, data, predictions, history, recipe=recipe, parts=parts, scheme=scheme, seed=args.seed,
+        wall_seconds=round(time.perf_counter() - started, 1),
     )  # fmt: skip
     print(metrics.report)
     worst, worst_recall = metrics.worst_recall

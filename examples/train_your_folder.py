@@ -46,8 +46,7 @@ import soundfile as sf
 
 import musicgenre as mg
 from musicgenre.data import AudioFolderDataset
-from musicgenre.evaluation import evaluate_tracks, write_outputs
-from musicgenre.experiment import train_model
+from musicgenre.experiment import evaluate_model, train_model, write_run
 from musicgenre.recipes import RECIPES, get_recipe
 from musicgenre.synthetic import synthesize_clip
 
@@ -95,9 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     dataset = AudioFolderDataset(root, sample_rate=recipe.features.sample_rate)
     print(f"{len(dataset)} files in {len(dataset.classes)} labels {dataset.summary()['per_class']}, "
           f"{len(dataset.skipped)} skipped")  # fmt: skip
-    data = mg.extract_features(
-        dataset, recipe.features, max_seconds=recipe.max_seconds, front_end=recipe.front_end, progress=False
-    )
+    data = recipe.extract(dataset, progress=False)
 
     # 2. Split: stratified 64-16-20, so every label is in every part.
     train_idx, val_idx, test_idx = mg.stratified_split(data.targets, (0.64, 0.16, 0.20), seed=args.seed)
@@ -108,11 +105,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     model, history = train_model(data, train_idx, val_idx, recipe, seed=args.seed, max_epochs=args.max_epochs)
     print(f"trained {len(history.epochs)} epochs; best epoch {history.best_epoch}")
 
-    # 4. Evaluate on the test part; write metrics.json, report.txt, plots and model.ckpt.
-    predictions = evaluate_tracks(model, data, test_idx, recipe)
-    metrics = write_outputs(
-        args.out, model, data, predictions, history, recipe=recipe, evaluated_on="test", seed=args.seed,
-        plots=not args.no_plots, dataset=dataset.summary(),
+    # 4. Evaluate on the test part; write metrics.json, report.txt, plots and model.ckpt (which stores
+    #    the parts' tracks, so `musicgenre evaluate` can score the same test part again).
+    predictions = evaluate_model(model, data, test_idx, recipe)
+    metrics = write_run(
+        args.out, model, data, predictions, history, recipe=recipe, parts=[train_idx, val_idx, test_idx],
+        scheme="random", seed=args.seed, plots=not args.no_plots, dataset=dataset.summary(),
     )  # fmt: skip
     print(metrics.report)
 

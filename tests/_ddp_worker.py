@@ -22,10 +22,11 @@ from torch.utils.data import DataLoader
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.data.cache import FeatureSet
 from musicgenre.errors import ConfigurationError
-from musicgenre.evaluation.tracks import TrackTrainer, evaluate_tracks, track_loader
+from musicgenre.evaluation.tracks import evaluate_tracks, track_loader
 from musicgenre.experiment import train_model
 from musicgenre.recipes import IMPROVED
 from musicgenre.training import ModelCheckpoint, distributed_info
+from musicgenre.training.tracks import TrackTrainer
 
 CLASSES = ("low", "mid", "high")
 RECIPE = replace(

@@ -57,7 +57,7 @@ def test_disk_cache_hits_and_misses(small_set: Path, tmp_path: Path, monkeypatch
     assert len(list(cache_dir.glob("*.json"))) == 1
 
     # A hit reads the stored array instead of decoding: make decoding impossible and check.
-    import musicgenre.data.cache as cache_module
+    import musicgenre.data.features as cache_module  # where extraction decodes
 
     def no_decode(*args: object, **kwargs: object) -> None:
         raise AssertionError("decoded although cached")

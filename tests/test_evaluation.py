@@ -156,3 +156,31 @@ def test_plotting_without_matplotlib_names_the_extra(
     with pytest.raises(ImportError, match=r"musicgenre\[plots\]"):  # also catchable as ImportError
         plot_history(_history(), tmp_path / "loss.png")
     assert not (tmp_path / "confusion.png").exists()
+
+
+def test_write_results_writes_no_checkpoint_and_write_outputs_is_deprecated(tmp_path: Path) -> None:
+    """The report is evaluation's; the checkpoint is the experiment's (write_run). write_outputs still writes both."""
+    from musicgenre.data.cache import FeatureSet
+    from musicgenre.evaluation import write_outputs, write_results
+    from musicgenre.evaluation.tracks import evaluate_tracks
+    from musicgenre.models import load_checkpoint
+    from musicgenre.recipes import REFERENCE
+
+    gen = torch.Generator().manual_seed(0)
+    tracks = [torch.randn(1, 64, 215, generator=gen) for _ in range(4)]
+    data = FeatureSet.from_spectrograms(tracks, [0, 1, 0, 1], [Path(f"{i}.wav") for i in range(4)], ("a", "b"))
+    model = GenreCNN(n_classes=2, seed=0)
+    predictions = evaluate_tracks(model, data, range(4), REFERENCE)
+    metrics = write_results(
+        tmp_path / "report", data, predictions, None, recipe="reference", evaluated_on="test", seed=0,
+        parameters=123, plots=False,
+    )  # fmt: skip
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["parameters"] == 123
+    assert not (tmp_path / "report" / "model.ckpt").exists()
+    with pytest.warns(DeprecationWarning, match="write_run"):
+        again = write_outputs(
+            tmp_path / "old", model, data, predictions, None, recipe=REFERENCE, evaluated_on="test", seed=0,
+            plots=False,
+        )  # fmt: skip
+    assert again.accuracy == metrics.accuracy
+    assert load_checkpoint(tmp_path / "old" / "model.ckpt").classes == ["a", "b"]

@@ -79,3 +79,39 @@ def test_reproduce_80_20_evaluates_on_validation(tmp_path: Path, example_main: M
     assert metrics["split_sizes"] == [48, 12]
     assert sum(sum(row) for row in metrics["confusion_matrix"]) == 12
     assert not (out / "synthetic-gtzan").exists()  # used --root, generated nothing
+
+
+@pytest.mark.parametrize(
+    ("recipe", "genres", "clips"),
+    [("reference", None, 6), ("pretrained", ("classical", "metal"), 5)],
+)
+def test_example_writes_the_checkpoint_run_experiment_writes(
+    tmp_path: Path, example_main: Main, recipe: str, genres: tuple[str, ...] | None, clips: int
+) -> None:
+    """The example runs run_experiment's stages: the same checkpoint (parts, weights), and it evaluates."""
+    import torch
+
+    from musicgenre.experiment import evaluate_checkpoint, run_experiment
+
+    kwargs: dict[str, Any] = {} if genres is None else {"genres": genres}
+    root = make_synthetic_gtzan(tmp_path / "gtzan", clips_per_genre=clips, duration=3.5, **kwargs)
+    example_out, run_out = tmp_path / "example", tmp_path / "run"
+    example_main(["--root", str(root), "--recipe", recipe, "--out", str(example_out), "--seed", "3", *SMALL])
+    result = run_experiment(root, run_out, recipe=recipe, seed=3, max_epochs=3, plots=False)
+
+    ours, theirs = load_checkpoint(example_out / "model.ckpt"), load_checkpoint(run_out / "model.ckpt")
+    assert ours.parts is not None, "the example's checkpoint stores no split: `musicgenre evaluate` refuses it"
+    assert ours.parts == theirs.parts
+    assert set(ours.parts) == {"train", "validation", "test"}
+    assert (ours.extra, ours.metrics, ours.windowing) == (theirs.extra, theirs.metrics, theirs.windowing)
+    assert (ours.classes, ours.features) == (theirs.classes, theirs.features)
+    mine, reference = ours.model.state_dict(), theirs.model.state_dict()
+    assert mine.keys() == reference.keys()
+    assert all(torch.equal(mine[k], reference[k]) for k in mine)
+    written = json.loads((example_out / "metrics.json").read_text())
+    assert written["accuracy"] == pytest.approx(result.metrics.accuracy)
+
+    evaluation = evaluate_checkpoint(example_out / "model.ckpt", root)  # `musicgenre evaluate` on the example's run
+    assert evaluation.split == "stored"
+    assert evaluation.complete
+    assert evaluation.metrics.accuracy == pytest.approx(result.metrics.accuracy)

@@ -14,7 +14,7 @@ import musicgenre as mg
 from musicgenre.audio import functional as F
 from musicgenre.evaluation.tracks import evaluate_tracks
 from musicgenre.experiment import load_data, train_model
-from musicgenre.recipes import IMPROVED, REFERENCE, Recipe, get_recipe, register_recipe
+from musicgenre.recipes import IMPROVED, REFERENCE, CNNRecipe, get_recipe, register_recipe
 from musicgenre.splits import filtered_split, filtered_split_ids
 from musicgenre.synthetic import make_synthetic_gtzan
 
@@ -125,7 +125,7 @@ def test_recipe_registry() -> None:
     with pytest.raises(mg.ConfigurationError, match="unknown recipe"):
         get_recipe("nope")
     with pytest.raises(mg.ConfigurationError):
-        Recipe(name="bad", description="", crop="middle")  # type: ignore[arg-type]
+        CNNRecipe(name="bad", description="", crop="middle")  # type: ignore[arg-type]
 
 
 def test_improved_recipe_learns_short_noisy_clips(tmp_path: Path) -> None:

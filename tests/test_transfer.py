@@ -18,31 +18,40 @@ from torch import nn
 
 from musicgenre.audio.windowing import Windowing
 from musicgenre.data.cache import FeatureSet, embed_features
+from musicgenre.data.embeddings import WindowEmbeddings
 from musicgenre.errors import ConfigurationError
-from musicgenre.evaluation.transfer import (
-    BackboneEncoder,
-    BalancedTrainer,
-    TrackEmbeddings,
-    class_weights,
-    embed_tracks,
-    evaluate_embeddings,
-    train_head,
-    train_transfer,
-)
 from musicgenre.experiment import cv_folds, evaluate_checkpoint, load_data, run_experiment
 from musicgenre.models import load_checkpoint, save_checkpoint
 from musicgenre.models.transfer import MusicnnClassifier, TransferConfig
-from musicgenre.recipes import PRETRAINED_MUSICNN, Recipe, TransferSettings, get_recipe
+from musicgenre.recipes import PRETRAINED_MUSICNN, PretrainedRecipe, PretrainedSettings, get_recipe
 from musicgenre.synthetic import make_synthetic_gtzan
-from musicgenre.training.callbacks import Callback
+from musicgenre.training.callbacks import Callback, History
+from musicgenre.training.embeddings import BackboneEncoder, TrackEmbeddings, embed_tracks, score_embeddings
+from musicgenre.training.heads import BalancedTrainer, class_weights, train_head
+from musicgenre.training.tracks import Indices
 
 WINDOWING = Windowing("all", 187, "logits")
 
 
-def fast_recipe(**settings: Any) -> Recipe:
+def fast_recipe(**settings: Any) -> PretrainedRecipe:
     """The pretrained recipe with a short epoch bound, for tests."""
     trainer = replace(PRETRAINED_MUSICNN.trainer, max_epochs=60, patience=15, progress=False)
-    return replace(PRETRAINED_MUSICNN, trainer=trainer, transfer=TransferSettings(**settings))
+    return replace(PRETRAINED_MUSICNN, trainer=trainer, settings=PretrainedSettings(**settings))
+
+
+def fit_head(
+    model: MusicnnClassifier,
+    embeddings: TrackEmbeddings,
+    train: Indices,
+    val: Indices,
+    recipe: PretrainedRecipe,
+    **options: Any,
+) -> History:
+    """train_head with the recipe's trainer settings and head options, as PretrainedRecipe.fit calls it."""
+    s = recipe.settings
+    return train_head(
+        model, embeddings, train, val, recipe.trainer, balance=s.balance, window_subset=s.window_subset, **options
+    )
 
 
 def synthetic_embeddings(
@@ -59,7 +68,8 @@ def synthetic_embeddings(
             targets.append(c)
             files.append(Path(f"c{c}-{i}.wav"))
     classes = tuple(f"class{c}" for c in range(len(counts)))
-    features = FeatureSet.from_spectrograms(tracks, targets, files, classes)
+    frames = FeatureSet.from_spectrograms(tracks, targets, files, classes)  # only its tracks' labels and files
+    features = WindowEmbeddings.from_rows([t[0].T for t in tracks], frames, dim)
     weights = [torch.tensor([1.0] * (windows - 1) + [0.5]) for _ in tracks]
     return TrackEmbeddings(features, weights, WINDOWING)
 
@@ -140,7 +150,11 @@ def test_embed_features_encodes_each_window_once_and_serves_the_disk_cache(tmp_p
     data = FeatureSet.from_spectrograms(frames, [0, 1], [Path("a.wav"), Path("b.wav")], ("x", "y"))
     encoder = BackboneEncoder(model, WINDOWING)
     first = embed_features(data, encoder, batch_size=3, cache="disk", cache_dir=tmp_path, progress=False)
+    assert isinstance(first, WindowEmbeddings)  # window encodings, not a spectrogram store
     assert first.storage.shape == (2 + 3, 1506)  # 200 frames -> 2 windows, 500 -> 3
+    assert first.dim == 1506
+    assert first.windows(1).shape == (3, 1506)
+    assert first.track_ids == data.track_ids
     expected = model.forward_features(encoder.windows(frames[1]))
     assert torch.allclose(first.storage[2:], expected, atol=1e-5)
     again = embed_features(data, encoder, cache="disk", cache_dir=tmp_path, progress=False)
@@ -157,9 +171,9 @@ def test_head_learns_synthetic_features_well_above_chance() -> None:
     embeddings = synthetic_embeddings([20, 20, 20, 20], spread=2.0)
     train, val, test = split(80)
     model = LinearHeadModel(4, 32)
-    history = train_head(model, embeddings, train, val, fast_recipe(), seed=0)
+    history = fit_head(model, embeddings, train, val, fast_recipe(), seed=0)
     assert history.best_epoch is not None
-    outputs = evaluate_embeddings(model, embeddings, test)
+    outputs = score_embeddings(model, embeddings, test)
     accuracy = float((outputs.predicted == outputs.targets).mean())
     assert accuracy >= 0.8  # chance is 0.25
     assert np.allclose(outputs.probabilities.sum(1), 1.0, atol=1e-5)
@@ -171,7 +185,7 @@ def test_head_training_is_reproducible_with_a_seed() -> None:
     heads = []
     for _ in range(2):
         model = LinearHeadModel(3, 32, seed=1)
-        train_head(model, embeddings, train, val, fast_recipe(), seed=7, max_epochs=5)
+        fit_head(model, embeddings, train, val, fast_recipe(), seed=7, max_epochs=5)
         heads.append(model.head.classifier.weight.detach().clone())
     assert torch.equal(heads[0], heads[1])
 
@@ -179,7 +193,7 @@ def test_head_training_is_reproducible_with_a_seed() -> None:
 def test_evaluation_equals_the_head_of_each_tracks_weighted_mean_feature() -> None:
     embeddings = synthetic_embeddings([5, 5], dim=8)
     model = LinearHeadModel(2, 8)
-    outputs = evaluate_embeddings(model, embeddings, [0, 3, 7])
+    outputs = score_embeddings(model, embeddings, [0, 3, 7])
     expected = torch.softmax(model.head(embeddings.track_means([0, 3, 7])), dim=1)
     assert np.allclose(outputs.probabilities, expected.detach().numpy(), atol=1e-5)
 
@@ -216,7 +230,7 @@ def test_balance_setting_decides_the_loss_weights_on_an_unbalanced_set(balance: 
     val = [i for i in range(36) if i % 3 == 0]
     seen = _SeeWeights()
     recipe = fast_recipe(balance=balance)
-    train_head(LinearHeadModel(2, 32), embeddings, train, val, recipe, max_epochs=2, callbacks=[seen])
+    fit_head(LinearHeadModel(2, 32), embeddings, train, val, recipe, max_epochs=2, callbacks=[seen])
     if balance:
         counts = np.bincount([targets[i] for i in train])
         assert seen.weights is not None
@@ -227,13 +241,14 @@ def test_balance_setting_decides_the_loss_weights_on_an_unbalanced_set(balance: 
 
 def test_recipe_registered_with_the_backbones_front_end_and_logit_averaging() -> None:
     recipe = get_recipe("pretrained")
-    assert recipe.transfer is not None
-    assert recipe.transfer.balance
+    assert isinstance(recipe, PretrainedRecipe)
+    assert recipe.settings.balance
+    assert recipe.frozen
     assert recipe.windowing == Windowing("all", 187, "logits")
     assert recipe.front_end.window_frames == recipe.features.n_frames == 187
     assert recipe.front_end.sample_rate == recipe.features.sample_rate == 16000
     with pytest.raises(ConfigurationError, match="window_subset"):
-        TransferSettings(window_subset=0.0)
+        PretrainedSettings(window_subset=0.0)
 
 
 # -- cross-validation folds --------------------------------------------------------------------
@@ -266,7 +281,7 @@ def test_pretrained_recipe_end_to_end_writes_a_checkpoint_that_reloads(tmp_path:
     ids = data.track_ids
     test = [ids.index(t) for t in loaded.parts["test"].ids]
     # the reloaded model scores the stored test part exactly as the run did
-    outputs = evaluate_embeddings(loaded.model, embed_tracks(loaded.model, data, recipe), test)
+    outputs = score_embeddings(loaded.model, embed_tracks(loaded.model, data, recipe.windowing), test)
     assert float((outputs.predicted == outputs.targets).mean()) == pytest.approx(result.metrics.accuracy)
     assert loaded.extra["recipe"] == "pretrained"
     # evaluate_checkpoint scores the stored test part through the one path (backbone on the frames)
@@ -286,9 +301,9 @@ def test_classifier_on_a_pretrained_checkpoint_serves_the_evaluated_probabilitie
     dataset = AudioFolderDataset(root / "genres", sample_rate=recipe.features.sample_rate)
     data = extract_features(dataset, recipe.features, front_end=recipe.front_end, progress=False)
     model = MusicnnClassifier.from_pretrained("MSD_musicnn", len(data.classes), seed=0)
-    embeddings = embed_tracks(model, data, recipe)
+    embeddings = embed_tracks(model, data, recipe.windowing)
     model.head.set_standardization(embeddings.track_means(range(len(data))))
-    evaluated = evaluate_embeddings(model, embeddings, range(len(data)))
+    evaluated = score_embeddings(model, embeddings, range(len(data)))
     # the one path on the cached frames (running the backbone) agrees with the cached features
     on_frames = evaluate_tracks(model, data, range(len(data)), recipe)
     assert np.allclose(on_frames.probabilities, evaluated.probabilities, atol=1e-5)
@@ -311,10 +326,42 @@ def test_fine_tuning_trains_the_mid_end_only_and_keeps_the_backbone_statistics(t
     data = load_data(root, recipe)
     present = [i for i, t in enumerate(data.targets) if data.classes[t] in ("classical", "metal")]
     before = MusicnnClassifier.from_pretrained("MSD_musicnn", len(data.classes)).backbone.state_dict()
-    model, history = train_transfer(data, present[::2], present[1::2], recipe, seed=0, max_epochs=3)
+    model, history = recipe.fit(data, present[::2], present[1::2], seed=0, max_epochs=3)
     after = model.backbone.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed
     assert all(k.startswith("mid.") and "running" not in k for k in changed)
     assert len(history.epochs) == 3 + 1  # head epochs, then the fine-tuning epoch
     assert all(p.requires_grad for p in model.parameters())  # unfrozen again afterwards
+
+
+# -- the names that moved keep working, with a warning -------------------------------------
+def test_moved_names_warn_and_keep_their_old_signatures() -> None:
+    import musicgenre.evaluation as evaluation
+    import musicgenre.evaluation.transfer as old
+    import musicgenre.recipes as recipes
+    from musicgenre.training import heads
+
+    with pytest.warns(DeprecationWarning, match=r"training\.heads\.BalancedTrainer"):
+        assert old.BalancedTrainer is heads.BalancedTrainer
+    with pytest.warns(DeprecationWarning, match="PretrainedSettings"):
+        assert recipes.TransferSettings is PretrainedSettings
+    with pytest.warns(DeprecationWarning, match=r"training\.heads\.class_weights"):
+        assert evaluation.class_weights is heads.class_weights
+    with pytest.warns(DeprecationWarning, match="PretrainedRecipe.frozen"):
+        assert old.frozen_backbone("pretrained")
+    embeddings = synthetic_embeddings([10, 10, 10], spread=2.0)
+    train, val, _ = split(30)
+    heads_trained = []
+    for how in ("old", "new"):
+        model = LinearHeadModel(3, 32, seed=1)
+        if how == "old":  # the old call: a recipe as argument
+            with pytest.warns(DeprecationWarning, match=r"training\.heads\.train_head"):
+                old_train_head = old.train_head
+            old_train_head(model, embeddings, train, val, fast_recipe(), seed=7, max_epochs=3)
+        else:
+            fit_head(model, embeddings, train, val, fast_recipe(), seed=7, max_epochs=3)
+        heads_trained.append(model.head.classifier.weight.detach().clone())
+    assert torch.equal(heads_trained[0], heads_trained[1])
+    with pytest.raises(AttributeError):
+        _ = old.no_such_name

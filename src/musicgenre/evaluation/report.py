@@ -1,7 +1,9 @@
 """Reports: ``metrics.json`` and ``report.txt``, a run's whole output folder, and the results table.
 
-:func:`write_report` writes the metrics of one evaluation; :func:`write_outputs` writes
-everything a training run leaves behind (metrics, report, plots and ``model.ckpt``);
+:func:`write_report` writes the metrics of one evaluation; :func:`write_results` writes
+the report of a training run (metrics, report, plots; the run's checkpoint is the
+experiment's, :func:`~musicgenre.experiment.write_run`; :func:`write_outputs`, which wrote
+both, is deprecated);
 :func:`format_results_table` renders the rows of
 :func:`~musicgenre.experiment.results_table` (mean and spread over seeds) as Markdown.
 """
@@ -12,6 +14,7 @@ import json
 import logging
 import os
 import statistics
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,14 +24,13 @@ from musicgenre.data.cache import FeatureSet
 from musicgenre.errors import MissingDependencyError
 from musicgenre.evaluation.metrics import ClassificationMetrics, classification_metrics
 from musicgenre.evaluation.plots import plot_confusion_matrix, plot_history, plot_tsne
-from musicgenre.evaluation.tracks import TrackOutputs
 from musicgenre.models.checkpoint import PartRecord, save_checkpoint
-from musicgenre.models.cnn import GenreCNN
-from musicgenre.models.transfer import MusicnnClassifier
+from musicgenre.models.protocol import GenreModel
 from musicgenre.recipes import Recipe
 from musicgenre.training.callbacks import History
+from musicgenre.training.tracks import TrackOutputs
 
-__all__ = ["format_results_table", "mean_std", "write_outputs", "write_report"]
+__all__ = ["format_results_table", "mean_std", "write_outputs", "write_report", "write_results"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,52 +61,42 @@ def write_report(out_dir: str | os.PathLike[str], metrics: ClassificationMetrics
     return json_path, text_path
 
 
-def write_outputs(
+def write_results(
     out: str | os.PathLike[str],
-    model: GenreCNN | MusicnnClassifier,
     data: FeatureSet,
     predictions: TrackOutputs,
     history: History | None,
     *,
-    recipe: Recipe,
+    recipe: str,
     evaluated_on: str,
     seed: int,
+    parameters: int,
     plots: bool = True,
-    parts: Mapping[str, PartRecord] | None = None,
     **extra: Any,
 ) -> ClassificationMetrics:
-    """Write metrics.json, report.txt, the plots (loss, confusion, t-SNE) and model.ckpt into *out*.
+    """Write a run's metrics.json, report.txt and plots (loss, confusion, t-SNE) into *out*.
 
-    The checkpoint records the recipe, the windows *predictions* scored
-    (:attr:`TrackOutputs.windowing <musicgenre.evaluation.tracks.TrackOutputs.windowing>`) and,
-    with *parts*, the tracks of each part of the split; ``metrics.json`` records the windows too.
+    ``metrics.json`` holds the metrics of *predictions* with the recipe's name, the part
+    evaluated, the seed, the windows scored, the model's size (*parameters*), the history,
+    the files skipped, the library version and the *extra* keys. The checkpoint is the
+    experiment's to write (:func:`~musicgenre.experiment.write_run` writes both).
     """
     target = Path(out)
     metrics = classification_metrics(predictions.targets, predictions.predicted, data.classes)
     summary = {
-        "recipe": recipe.name,
+        "recipe": recipe,
         "evaluated_on": evaluated_on,
         "seed": seed,
         "track_accuracy": metrics.accuracy,
         "segment_accuracy": predictions.window_accuracy,
         "windows": predictions.windowing.to_dict(),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": parameters,
         "history": history.to_dict() if history is not None else None,
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in data.skipped],
         "library_version": __version__,
         **extra,
     }
     write_report(target, metrics, **summary)
-    save_checkpoint(
-        target / "model.ckpt",
-        model,
-        classes=data.classes,
-        features=recipe.features,
-        metrics={"accuracy": metrics.accuracy, "f1_weighted": metrics.f1, "evaluated_on": evaluated_on},
-        extra={"recipe": recipe.name, "seed": seed, **{k: v for k, v in extra.items() if k == "scheme"}},
-        windowing=predictions.windowing,
-        parts=parts,
-    )
     if plots:
         try:
             if history is not None:
@@ -116,6 +108,50 @@ def write_outputs(
                 plot_tsne(predictions.embeddings, predictions.targets, data.classes, target / "tsne.png", seed=seed)
         except MissingDependencyError as exc:
             logger.warning("plots skipped: %s", exc)
+    return metrics
+
+
+def write_outputs(
+    out: str | os.PathLike[str],
+    model: GenreModel,
+    data: FeatureSet,
+    predictions: TrackOutputs,
+    history: History | None,
+    *,
+    recipe: Recipe,
+    evaluated_on: str,
+    seed: int,
+    plots: bool = True,
+    parts: Mapping[str, PartRecord] | None = None,
+    **extra: Any,
+) -> ClassificationMetrics:
+    """Deprecated: use :func:`~musicgenre.experiment.write_run` (which also stores the split's parts).
+
+    Writes :func:`write_results`' files and model.ckpt into *out*, as before; the checkpoint
+    records the recipe, the windows *predictions* scored and, with *parts*, the tracks of
+    each part of the split.
+    """
+    warnings.warn(
+        "musicgenre.evaluation.report.write_outputs is deprecated; use musicgenre.experiment.write_run "
+        "(it stores the split's parts, which `musicgenre evaluate` needs), or write_results for the report alone",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    parameters = sum(p.numel() for p in model.parameters())
+    metrics = write_results(
+        out, data, predictions, history, recipe=recipe.name, evaluated_on=evaluated_on, seed=seed,
+        parameters=parameters, plots=plots, **extra,
+    )  # fmt: skip
+    save_checkpoint(
+        Path(out) / "model.ckpt",
+        model,
+        classes=data.classes,
+        features=recipe.features,
+        metrics={"accuracy": metrics.accuracy, "f1_weighted": metrics.f1, "evaluated_on": evaluated_on},
+        extra={"recipe": recipe.name, "seed": seed, **{k: v for k, v in extra.items() if k == "scheme"}},
+        windowing=predictions.windowing,
+        parts=parts,
+    )
     return metrics
 
 

@@ -25,7 +25,7 @@ from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.audio.windowing import Windowing
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.checkpoint import PartRecord, save_checkpoint
-from musicgenre.models.cnn import GenreCNN
+from musicgenre.models.protocol import GenreModel
 
 if TYPE_CHECKING:
     from musicgenre.training.trainer import Trainer
@@ -317,9 +317,11 @@ class ModelCheckpoint(_MonitorCallback):
         """``dirpath / "last.ckpt"``."""
         return self.dirpath / "last.ckpt"
 
-    def _model(self, model: nn.Module) -> GenreCNN:
-        if not isinstance(model, GenreCNN):
-            raise ConfigurationError(f"ModelCheckpoint saves GenreCNN models, not {type(model).__name__}")
+    def _model(self, model: nn.Module) -> GenreModel:
+        if not isinstance(model, GenreModel):
+            raise ConfigurationError(
+                f"ModelCheckpoint saves genre models (musicgenre.models.GenreModel), not {type(model).__name__}"
+            )
         return model
 
     def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:

@@ -1,19 +1,25 @@
-"""Recipes: named bundles of features, model, augmentation, optimisation and evaluation.
+"""The recipe contract and the registry: what every recipe kind owns, and how recipes are found by name.
 
-``"reference"`` is the reference exactly: the first 5 s of each clip, the 4-block CNN,
-Adam 1e-3, batch 32, early stopping on validation loss, one crop per track at test time.
-``"improved"`` uses the whole clip: random 3-s crops drawn anew every epoch from
-anywhere in the track, SpecAugment and random gain, a batch-normalised CNN with global
-pooling, AdamW with a cosine schedule and label smoothing, and per-track evaluation that
-averages the probabilities of overlapping windows covering the whole track.
-
-Define your own with ``dataclasses.replace(IMPROVED, name="mine", ...)`` and
-:func:`register_recipe`.
+A :class:`Recipe` is one object that owns everything that defines how a model is trained
+and evaluated: its front end (:attr:`Recipe.front_end`, the frames its features are cut
+from), its windows (:attr:`Recipe.windowing`), its feature extraction
+(:meth:`Recipe.extract`), model construction and training (:meth:`Recipe.fit`) and the
+scoring of held-out tracks (:meth:`Recipe.evaluate`).
+:func:`~musicgenre.experiment.run_experiment` only calls these methods; it never asks
+which model a recipe trains. Two kinds ship:
+:class:`~musicgenre.recipes.cnn.CNNRecipe` (a CNN trained from scratch: ``"reference"``,
+``"improved"``) and :class:`~musicgenre.recipes.pretrained.PretrainedRecipe` (a
+pretrained backbone with a head, optionally fine-tuned: ``"pretrained"``). A new kind
+subclasses :class:`Recipe` and implements :attr:`~Recipe.front_end`,
+:meth:`~Recipe.build_model` and :meth:`~Recipe.fit`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import abc
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -21,22 +27,14 @@ import torch
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.audio.windowing import Averaging, FrontEnd, LogMelFrontEnd, Windowing, cut_windows, window_layout
+from musicgenre.data.cache import CacheMode, ClipSource, FeatureSet, extract_features
 from musicgenre.errors import ConfigurationError
-from musicgenre.models.cnn import GenreCNNConfig
-from musicgenre.models.transfer import MusicnnFrames
+from musicgenre.models.protocol import GenreModel
+from musicgenre.training.callbacks import Callback, History
+from musicgenre.training.tracks import Indices, TrackOutputs, score_tracks
 from musicgenre.training.trainer import TrainerConfig
 
-__all__ = [
-    "IMPROVED",
-    "PRETRAINED_MUSICNN",
-    "RECIPES",
-    "REFERENCE",
-    "Recipe",
-    "TrainView",
-    "TransferSettings",
-    "get_recipe",
-    "register_recipe",
-]
+__all__ = ["RECIPES", "Recipe", "TrainView", "get_recipe", "register_recipe"]
 
 
 @dataclass(frozen=True)
@@ -93,60 +91,23 @@ class TrainView:
         return x
 
 
-@dataclass(frozen=True)
-class TransferSettings:
-    """How the ``"pretrained"`` recipe builds and trains a backbone-plus-head model.
-
-    Attributes
-    ----------
-    backbone
-        The pretrained backbone (``"MSD_musicnn"``: the better of the two in the frozen probe).
-    layer
-        What the head reads: ``"pooled"`` (the 1,506-d pooled features, the better probe) or
-        ``"penultimate"`` (the 200-d embedding).
-    hidden
-        0: a linear head (default; the mean of window logits then equals the head of the
-        track's mean features, what it is trained on). ``n > 0``: one hidden ReLU layer.
-    dropout
-        Dropout on the head's (standardised) input during training.
-    balance
-        Weight the loss by inverse class frequency in the training part (``n / (k * count)``),
-        so each class counts equally; on balanced data (GTZAN's stratified parts) the
-        weights are 1 and this changes nothing.
-    window_subset
-        Training items are the weighted mean of a random subset of a track's windows, each
-        kept with this probability (at least one): an augmentation that costs nothing on
-        cached features. 1.0: always the whole track's mean.
-    fine_tune
-        ``"none"``: the backbone stays frozen (features computed once). ``"mid"``: after
-        the head, the backbone's mid end is trained too, with the head, on random windows
-        (slower: runs the backbone every step).
-    fine_tune_lr, fine_tune_epochs
-        Learning rate and epoch bound of that fine-tuning stage (early-stopped on validation).
-    """
-
-    backbone: str = "MSD_musicnn"
-    layer: Literal["pooled", "penultimate"] = "pooled"
-    hidden: int = 0
-    dropout: float = 0.0
-    balance: bool = True
-    window_subset: float = 0.5
-    fine_tune: Literal["none", "mid"] = "none"
-    fine_tune_lr: float = 1e-4
-    fine_tune_epochs: int = 10
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.window_subset <= 1.0:
-            raise ConfigurationError(f"TransferSettings.window_subset must be in (0, 1], got {self.window_subset}")
-        if self.fine_tune not in ("none", "mid"):
-            raise ConfigurationError(f"TransferSettings.fine_tune must be 'none' or 'mid', got {self.fine_tune!r}")
-        if self.fine_tune_lr <= 0 or self.fine_tune_epochs < 1 or self.hidden < 0:
-            raise ConfigurationError(f"invalid TransferSettings: {self}")
+def _start_window(x: torch.Tensor, n_frames: int, generator: torch.Generator, floor: float) -> torch.Tensor:
+    # The reference keeps the first clip; a shorter one is padded at a random split point.
+    spare = n_frames - x.shape[-1]
+    if spare <= 0:
+        return x[..., :n_frames]
+    begin = int(torch.randint(0, spare + 1, (1,), generator=generator).item())
+    return torch.nn.functional.pad(x, (begin, spare - begin), value=floor)
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """Everything that defines how a model is trained and evaluated.
+class Recipe(abc.ABC):
+    """Base class of recipes: everything that defines how a model is trained and evaluated.
+
+    Subclasses implement :attr:`front_end`, :meth:`build_model` and :meth:`fit`; the other
+    methods have defaults that fit any model scored window by window on its front end's frames.
+    Define a variant with ``dataclasses.replace(IMPROVED, name="mine", ...)`` and
+    :func:`register_recipe`.
 
     Attributes
     ----------
@@ -156,9 +117,6 @@ class Recipe:
         One line for ``--help`` and reports.
     features
         Feature settings; ``clip_ms`` is the model's input window.
-    model
-        Model settings (``n_classes``, ``n_mels`` and ``n_frames`` are set from the data
-        and *features*).
     trainer
         Optimiser, schedule, batch size, epochs, patience.
     crop
@@ -179,17 +137,11 @@ class Recipe:
         ``(max_mask_pct, n_freq_masks, n_time_masks)`` for training, or ``None``.
     gain_db
         Random gain drawn uniformly in ``[-gain_db, gain_db]`` dB for training (0: off).
-    transfer
-        For a pretrained-backbone recipe (``"pretrained"``): the backbone, the head and how
-        they are trained (:class:`TransferSettings`); the front end is then the backbone's
-        (:class:`~musicgenre.models.transfer.MusicnnFrames`) and :attr:`features` only
-        describes it. ``None`` for the recipes that train a :class:`~musicgenre.models.GenreCNN`.
     """
 
     name: str
     description: str
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    model: GenreCNNConfig = field(default_factory=GenreCNNConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     crop: Literal["start", "random"] = "start"
     crops_per_track: int = 1
@@ -197,7 +149,6 @@ class Recipe:
     eval_average: Averaging = "probabilities"
     spec_augment: tuple[float, int, int] | None = None
     gain_db: float = 0.0
-    transfer: TransferSettings | None = None
 
     def __post_init__(self) -> None:
         if self.crop not in ("start", "random"):
@@ -207,6 +158,52 @@ class Recipe:
         if self.eval_hop is not None and not 0.0 < self.eval_hop <= 1.0:
             raise ConfigurationError(f"Recipe.eval_hop must be in (0, 1] or None, got {self.eval_hop}")
 
+    # -- what a recipe kind must say ------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def front_end(self) -> FrontEnd:
+        """The front end that computes the whole-track frames the model's windows are cut from."""
+
+    @abc.abstractmethod
+    def build_model(self, n_classes: int, *, seed: int | None = None) -> GenreModel:
+        """The recipe's model for *n_classes*, its trainable weights drawn from *seed*."""
+
+    @abc.abstractmethod
+    def fit(
+        self,
+        data: FeatureSet,
+        train_indices: Indices,
+        val_indices: Indices,
+        *,
+        seed: int = 42,
+        device: str = "cpu",
+        max_epochs: int | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> tuple[GenreModel, History]:
+        """Build the model and train it on *train_indices*, early-stopping on *val_indices*.
+
+        Parameters
+        ----------
+        data
+            The recipe's features (:meth:`extract`).
+        train_indices, val_indices
+            Items to train on and to early-stop on.
+        seed
+            Seeds the weights, the crops and the shuffling.
+        device
+            Where the model trains.
+        max_epochs
+            Override the recipe's epoch bound.
+        callbacks
+            Passed to the trainer.
+
+        Returns
+        -------
+        tuple
+            The model (holding the best epoch's weights) and its :class:`~musicgenre.training.History`.
+        """
+
+    # -- what every recipe kind shares ------------------------------------------------------
     @property
     def windowing(self) -> Windowing:
         """The evaluation windows, ``"first"`` without :attr:`eval_hop`, else ``"all"`` at :attr:`eval_hop`.
@@ -221,16 +218,6 @@ class Recipe:
         return Windowing("all", max(1, round(self.features.n_frames * self.eval_hop)), self.eval_average)
 
     @property
-    def front_end(self) -> FrontEnd:
-        """The front end, the backbone's for a :attr:`transfer` recipe, else :attr:`features`' log-mel.
-
-        The log-mel front end computes whole-track frames and applies ``top_db`` per window.
-        """
-        if self.transfer is not None:
-            return MusicnnFrames(self.transfer.backbone)
-        return LogMelFrontEnd(self.features)
-
-    @property
     def max_seconds(self) -> float | None:
         """How much of each track to extract features for (one window for ``"start"`` without overlap evaluation).
 
@@ -243,16 +230,43 @@ class Recipe:
             return self.features.clip_ms / 1000
         return None
 
-    def model_config(self, n_classes: int) -> GenreCNNConfig:
-        """The model settings completed for *n_classes* and this recipe's input size."""
-        return GenreCNNConfig.from_dict(
-            {
-                **self.model.to_dict(),
-                "n_classes": n_classes,
-                "n_mels": self.features.n_mels,
-                "n_frames": self.features.n_frames,
-            }
+    def extract(
+        self,
+        clips: ClipSource,
+        *,
+        cache: CacheMode = "memory",
+        cache_dir: str | os.PathLike[str] | None = None,
+        num_workers: int | None = None,
+        progress: bool | None = None,
+    ) -> FeatureSet:
+        """The recipe's features of every clip, computed once (:func:`~musicgenre.data.cache.extract_features`).
+
+        The frames are :attr:`front_end`'s; the log-mel of the recipe's features is the store's
+        default, so it is not named (its disk-cache key stays that of the features alone).
+        """
+        front_end: FrontEnd | None = self.front_end
+        if isinstance(front_end, LogMelFrontEnd) and front_end.config == self.features:
+            front_end = None
+        return extract_features(
+            clips,
+            self.features,
+            max_seconds=self.max_seconds,
+            cache=cache,
+            cache_dir=cache_dir,
+            num_workers=num_workers,
+            progress=progress,
+            front_end=front_end,
         )
+
+    def evaluate(self, model: GenreModel, data: FeatureSet, indices: Indices, *, device: str = "cpu") -> TrackOutputs:
+        """Score the tracks *indices* of *data* as the recipe evaluates them: every window, averaged per track."""
+        return score_tracks(model, data, indices, self.front_end, self.windowing, device=device)
+
+    def for_checkpoint(self, model: GenreModel, features: FeatureConfig, windowing: Windowing) -> Recipe:
+        """The recipe with the features and windows a checkpoint of *model* records (to score it again)."""
+        n_frames = features.n_frames
+        eval_hop = None if windowing.mode == "first" else windowing.hop(n_frames) / n_frames
+        return replace(self, features=features, eval_hop=eval_hop, eval_average=windowing.average)
 
     def train_view(self) -> TrainView:
         """The per-item training transform of cached features; use it with a seed (see :class:`TrainView`)."""
@@ -276,77 +290,12 @@ class Recipe:
         return cut_windows(x, self.front_end, self.windowing).windows
 
 
-def _start_window(x: torch.Tensor, n_frames: int, generator: torch.Generator, floor: float) -> torch.Tensor:
-    # The reference keeps the first clip; a shorter one is padded at a random split point.
-    spare = n_frames - x.shape[-1]
-    if spare <= 0:
-        return x[..., :n_frames]
-    begin = int(torch.randint(0, spare + 1, (1,), generator=generator).item())
-    return torch.nn.functional.pad(x, (begin, spare - begin), value=floor)
-
-
-#: The reference recipe (first 5 s, 4-block CNN, Adam 1e-3, early stopping on validation loss).
-REFERENCE = Recipe(
-    name="reference",
-    description="the reference: first 5 s, 4-block CNN, Adam 1e-3, early stopping on val loss",
-)
-
-#: The improved recipe (whole tracks in random 3-s crops, SpecAugment, a batch-normalised CNN
-#: with global pooling, AdamW with a cosine schedule, per-track evaluation over overlapping windows).
-IMPROVED = Recipe(
-    name="improved",
-    description="whole track: random 3-s crops, SpecAugment, BN CNN, global pooling, AdamW+cosine, per-track vote",
-    features=FeatureConfig(clip_ms=3000, n_mels=96, n_fft=2048, hop_length=512, top_db=None),
-    model=GenreCNNConfig(channels=(16, 32, 64, 128), batch_norm=True, global_pool=True, input_norm=True, dropout=0.3),
-    trainer=TrainerConfig(
-        lr=2e-3,
-        batch_size=32,
-        max_epochs=50,
-        patience=15,
-        optimizer="adamw",
-        weight_decay=1e-2,
-        label_smoothing=0.1,
-        scheduler="cosine",
-    ),
-    crop="random",
-    crops_per_track=2,
-    eval_hop=0.5,
-    spec_augment=(0.15, 2, 2),
-    gain_db=6.0,
-)
-
-#: The pretrained recipe, musicnn (MSD) features of every 3-s window computed once, a linear
-#: head trained on each track's mean feature (class-balanced loss, random window subsets),
-#: per-track logits averaged over back-to-back windows. See :class:`TransferSettings`.
-PRETRAINED_MUSICNN = Recipe(
-    name="pretrained",
-    description="musicnn (MSD) backbone, frozen; linear head on cached track-mean features, class-balanced",
-    features=FeatureConfig(sample_rate=16000, clip_ms=2976, n_mels=96, n_fft=512, hop_length=256, top_db=None),
-    trainer=TrainerConfig(
-        lr=1e-3,
-        batch_size=32,
-        max_epochs=300,
-        patience=30,
-        optimizer="adamw",
-        weight_decay=1e-2,
-        label_smoothing=0.1,
-    ),
-    crop="random",
-    eval_hop=1.0,
-    eval_average="logits",
-    transfer=TransferSettings(),
-)
-
 #: Recipes by name; :func:`register_recipe` adds yours.
-RECIPES: dict[str, Recipe] = {
-    REFERENCE.name: REFERENCE,
-    IMPROVED.name: IMPROVED,
-    PRETRAINED_MUSICNN.name: PRETRAINED_MUSICNN,
-}
+RECIPES: dict[str, Recipe] = {}
 
 
 def register_recipe(recipe: Recipe) -> Recipe:
-    """Make *recipe* available by name (to :func:`get_recipe`, the example and the CLI)."""
+    """Make *recipe* available by name (to :func:`get_recipe`, the example and the CLI); returns it."""
     RECIPES[recipe.name] = recipe
     return recipe
 
