@@ -62,8 +62,8 @@ from musicgenre import io as mio
 from musicgenre.export import export_onnx, export_torchscript
 from musicgenre.io._convert import mix_down
 from musicgenre.models import GenreCNN, GenreCNNConfig
-from musicgenre.models.fast import optimize_for_inference
 from musicgenre.models.cnn_scoring import score_overlapping
+from musicgenre.models.fast import optimize_for_inference
 from musicgenre.recipes import IMPROVED
 from musicgenre.synthetic import synthesize_clip
 
@@ -436,8 +436,8 @@ def prediction_part(
 
     With *cpu_python*, the CLI with the default workers runs with that interpreter (a CPU-only torch) too.
     """
-    from musicgenre.predict import FailedPrediction, GenreClassifier
     from musicgenre.parallel import default_workers
+    from musicgenre.predict import FailedPrediction, GenreClassifier
 
     files, source = prediction_sets(folder, tracks)
     checkpoints = prediction_checkpoints(folder / "checkpoints")

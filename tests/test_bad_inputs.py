@@ -59,12 +59,12 @@ from musicgenre.errors import (
     TruncatedAudioWarning,
 )
 from musicgenre.genres import GENRES
-from musicgenre.predict import FailedPrediction, GenreClassifier, Prediction
 from musicgenre.io import audio_info, load_audio
 from musicgenre.models import GenreCNN
 from musicgenre.models import registry as registry_module
 from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
 from musicgenre.models.image_cnn import SpectrogramImageCNN
+from musicgenre.predict import FailedPrediction, GenreClassifier, Prediction
 from musicgenre.training import Trainer, TrainerConfig
 
 SR = 22050

@@ -15,6 +15,7 @@ from musicgenre.audio import functional as F
 from musicgenre.errors import ConfigurationError
 from musicgenre.models import GenreCNN, GenreCNNConfig
 from musicgenre.models import fast as fast_module
+from musicgenre.models.cnn_scoring import score_overlapping, shares_windows
 from musicgenre.models.fast import (
     Conv2dReLU,
     fold_batch_norm,
@@ -22,7 +23,6 @@ from musicgenre.models.fast import (
     fused_conv_relu_active,
     optimize_for_inference,
 )
-from musicgenre.models.cnn_scoring import score_overlapping, shares_windows
 from musicgenre.models.scoring import score_windows
 from musicgenre.recipes import IMPROVED, REFERENCE
 

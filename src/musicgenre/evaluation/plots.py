@@ -19,7 +19,6 @@ from musicgenre.errors import ConfigurationError
 from musicgenre.evaluation.metrics import ClassificationMetrics
 
 if TYPE_CHECKING:
-
     from musicgenre.training.callbacks import History
 
 __all__ = ["plot_confusion_matrix", "plot_history", "plot_tsne"]
