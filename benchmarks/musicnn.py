@@ -107,7 +107,7 @@ def _embed_rows(count: int, repeats: int) -> None:
 
     from musicgenre.data import GTZANDataset
     from musicgenre.data.cache import extract_features
-    from musicgenre.evaluation.transfer import embed_tracks
+    from musicgenre.training.embeddings import embed_tracks
     from musicgenre.models.transfer import MusicnnClassifier
     from musicgenre.parallel import default_workers
     from musicgenre.recipes import PRETRAINED_MUSICNN
@@ -133,7 +133,7 @@ def _embed_rows(count: int, repeats: int) -> None:
                 start = time.perf_counter()
                 data = extract_features(dataset, rec.features, front_end=rec.front_end, num_workers=workers)
                 middle = time.perf_counter()
-                embed_tracks(model, data, rec, num_workers=workers)
+                embed_tracks(model, data, rec.windowing, num_workers=workers)
                 times[workers].append((middle - start, time.perf_counter() - middle))
         columns = "workers | frames (s) | features (s) | total (s) | x real time"
         print(f"\n| pretrained recipe, {count} x 30-s WAV | {columns} |")

@@ -8,7 +8,7 @@ through a cheap per-epoch *view* (a crop, SpecAugment...).
 What is stored is the whole track's frames as the shared front end computes them
 (:meth:`musicgenre.audio.windowing.LogMelFrontEnd.frames`: the mel spectrogram in dB,
 without the ``top_db`` floor, which is applied per model window), so evaluation on the
-store and :class:`~musicgenre.inference.GenreClassifier` on the files run the same
+store and :class:`~musicgenre.predict.GenreClassifier` on the files run the same
 arithmetic.
 
 A :class:`FeatureSet` keeps every track in **one** preallocated array, frames

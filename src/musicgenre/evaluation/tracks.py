@@ -6,7 +6,7 @@ with a recipe's front end and windows and returns
 reads. The arithmetic is :func:`~musicgenre.training.tracks.score_tracks`, the one the
 track trainer validates with: :func:`~musicgenre.audio.windowing.cut_windows` and
 :func:`~musicgenre.models.scoring.average_tracks`, the functions
-:class:`~musicgenre.inference.GenreClassifier` calls on files, so a model's evaluated
+:class:`~musicgenre.predict.GenreClassifier` calls on files, so a model's evaluated
 per-track probabilities are what prediction serves (within float rounding of batching).
 The recipe's :attr:`~musicgenre.recipes.Recipe.windowing` decides the windows: the
 reference's ``"first"`` window only, or ``"all"`` windows covering the track.
@@ -77,7 +77,7 @@ def evaluate_tracks(
     -------
     TrackOutputs
         Per-track probabilities equal to what
-        :meth:`GenreClassifier.predict_many <musicgenre.inference.GenreClassifier.predict_many>`
+        :meth:`GenreClassifier.predict_many <musicgenre.predict.GenreClassifier.predict_many>`
         returns for the same files with the same windowing (within float rounding).
     """
     rec = get_recipe(recipe)

@@ -210,7 +210,7 @@ class Recipe(abc.ABC):
 
         The hop is ``round(eval_hop * n_frames)`` frames.
 
-        Checkpoints record it, so :class:`~musicgenre.inference.GenreClassifier` serves the
+        Checkpoints record it, so :class:`~musicgenre.predict.GenreClassifier` serves the
         windows the model was evaluated with.
         """
         if self.eval_hop is None:
@@ -277,7 +277,7 @@ class Recipe(abc.ABC):
 
         Per-track probabilities are the windows' probabilities averaged with these weights,
         so a last window holding 0.1 s of music and padding counts for 0.1 s, as in
-        :class:`~musicgenre.inference.GenreClassifier`.
+        :class:`~musicgenre.predict.GenreClassifier`.
         """
         return window_layout(total_frames, self.features.n_frames, self.windowing)[1]
 

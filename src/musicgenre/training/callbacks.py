@@ -251,7 +251,7 @@ class ModelCheckpoint(_MonitorCallback):
 
     Both go through :func:`~musicgenre.models.checkpoint.save_checkpoint` (atomic: a crash never
     leaves a half-written file) and load with :func:`~musicgenre.models.checkpoint.load_checkpoint`
-    or :meth:`GenreClassifier.from_checkpoint <musicgenre.inference.GenreClassifier.from_checkpoint>`.
+    or :meth:`GenreClassifier.from_checkpoint <musicgenre.predict.GenreClassifier.from_checkpoint>`.
     ``best.ckpt`` holds the model only; ``last.ckpt`` also holds the trainer's state (optimiser,
     scheduler, epoch, history, callbacks, random generators) for ``Trainer.fit(..., resume_from=...)``.
     The trainer runs checkpoint callbacks after all others, so that state includes their

@@ -7,7 +7,7 @@
 
 The windows are cut by :func:`~musicgenre.audio.windowing.cut_windows` and the model's
 outputs averaged by :func:`~musicgenre.models.scoring.average_tracks`: the functions
-:class:`~musicgenre.inference.GenreClassifier` calls on files, so a model's evaluated
+:class:`~musicgenre.predict.GenreClassifier` calls on files, so a model's evaluated
 per-track probabilities are what prediction serves (within float rounding of batching).
 """
 
@@ -184,7 +184,7 @@ def score_tracks(
     -------
     TrackOutputs
         Per-track probabilities equal to what
-        :meth:`GenreClassifier.predict_many <musicgenre.inference.GenreClassifier.predict_many>`
+        :meth:`GenreClassifier.predict_many <musicgenre.predict.GenreClassifier.predict_many>`
         returns for the same files with the same windowing (within float rounding).
     """
     dev = torch.device(device)
