@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from musicgenre._progress import progress_bar
 from musicgenre.device import resolve_device
 from musicgenre.errors import CheckpointError, ConfigurationError, NonFiniteLossError
 from musicgenre.models.checkpoint import load_checkpoint
@@ -87,7 +88,8 @@ class TrainerConfig:
     num_workers
         Loader worker processes when the trainer builds the loaders.
     progress
-        Show a tqdm bar: ``True``, ``False``, or ``None`` for only when writing to a terminal.
+        Show a tqdm bar: ``True``, ``False``, or ``None`` for only when writing to a terminal
+        (never where ``sys.stderr`` is ``None``).
     """
 
     lr: float = 1e-3
@@ -379,8 +381,6 @@ class Trainer:
         NonFiniteLossError
             If the training or the validation loss becomes NaN or infinite.
         """
-        from tqdm.auto import tqdm
-
         cfg = self.config
         model.to(self.device)
         train_loader = self.make_loader(train, shuffle=True)
@@ -405,8 +405,8 @@ class Trainer:
                 self._resume(model, Path(resume_from))
             # A resumed run that had already stopped early has no epochs left.
             epochs = range(0) if self.should_stop else range(self.epoch + 1, cfg.max_epochs + 1)
-            disable = (None if cfg.progress is None else not cfg.progress) if self.rank == 0 else True
-            bar = tqdm(epochs, desc="epochs", unit="epoch", initial=self.epoch, total=cfg.max_epochs, disable=disable)
+            show = cfg.progress if self.rank == 0 else False
+            bar = progress_bar(epochs, show=show, desc="epochs", unit="epoch", initial=self.epoch, total=cfg.max_epochs)
             for epoch in bar:
                 self.epoch = epoch
                 metrics = self._run_epoch(model, wrapped, train_loader, val_loader, optimizer, scheduler)
