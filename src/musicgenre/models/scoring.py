@@ -30,6 +30,7 @@ from torch import nn
 
 from musicgenre.audio.windowing import Averaging
 from musicgenre.errors import ConfigurationError
+from musicgenre.models.protocol import GenreModel
 
 if TYPE_CHECKING:  # the moved names' types, for type checkers; at run time __getattr__ warns and returns them
     from musicgenre.models.cnn_scoring import score_overlapping as score_overlapping
@@ -102,7 +103,9 @@ def score_windows(
     ----------
     model
         Returns logits for a batch of windows. With *embeddings*, a
-        :class:`~musicgenre.models.GenreCNN` (its logits are then computed from the same
+        :class:`~musicgenre.models.GenreModel` (its features are computed once, the head
+        giving the embedding and the logits; where the model has a ``classifier`` layer,
+        as :class:`~musicgenre.models.GenreCNN` has, the logits are that layer of the same
         embedding, which is what its ``forward`` does in eval mode).
     windows
         The windows of one or more tracks.
@@ -119,8 +122,10 @@ def score_windows(
     """
     if batch_size is not None and batch_size < 1:
         raise ConfigurationError(f"batch_size must be at least 1, got {batch_size}")
-    if embeddings and not isinstance(model, EmbeddingModel):
-        raise ConfigurationError(f"embeddings need a GenreCNN or a model like it, not a {type(model).__name__}")
+    if embeddings and not isinstance(model, GenreModel | EmbeddingModel):
+        raise ConfigurationError(
+            f"embeddings need a GenreModel (forward_features and forward_head), not a {type(model).__name__}"
+        )
     model.eval()
     parts = torch.split(windows, batch_size) if batch_size is not None and len(windows) else (windows,)
     logits: list[torch.Tensor] = []
@@ -129,9 +134,15 @@ def score_windows(
         for part in parts:
             x = part if device is None else part.to(device)
             if embeddings and isinstance(model, EmbeddingModel):
+                # A last layer of its own: the logits come from the very same embedding.
                 emb = model.forward_head(model.forward_features(x), pre_logits=True)
-                logits.append(model.classifier(emb).float().cpu())
+                classifier: nn.Module = model.classifier
+                logits.append(classifier(emb).float().cpu())
                 embs.append(emb.float().cpu())
+            elif embeddings and isinstance(model, GenreModel):
+                features = model.forward_features(x)
+                embs.append(model.forward_head(features, pre_logits=True).float().cpu())
+                logits.append(model.forward_head(features).float().cpu())
             else:
                 logits.append(model(x).float().cpu())
     return WindowScores(torch.cat(logits), torch.cat(embs) if embeddings else None)

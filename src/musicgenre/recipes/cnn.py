@@ -17,6 +17,7 @@ from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.audio.windowing import FrontEnd, LogMelFrontEnd
 from musicgenre.data.cache import FeatureSet
 from musicgenre.models.cnn import GenreCNN, GenreCNNConfig
+from musicgenre.models.protocol import GenreModel
 from musicgenre.recipes.base import Recipe, register_recipe
 from musicgenre.training.callbacks import Callback, History
 from musicgenre.training.tracks import Indices, TrackTrainer, track_batches
@@ -58,8 +59,11 @@ class CNNRecipe(Recipe):
             }
         )
 
-    def build_model(self, n_classes: int, *, seed: int | None = None) -> GenreCNN:
-        """A :class:`~musicgenre.models.GenreCNN` of :meth:`model_config`, its weights drawn from *seed*."""
+    def build_model(self, n_classes: int, *, seed: int | None = None) -> GenreModel:
+        """A :class:`~musicgenre.models.GenreCNN` of :meth:`model_config`, its weights drawn from *seed*.
+
+        Override it in a subclass to train another :class:`~musicgenre.models.GenreModel` the same way.
+        """
         return GenreCNN(self.model_config(n_classes), seed=seed)
 
     def fit(
@@ -72,7 +76,7 @@ class CNNRecipe(Recipe):
         device: str = "cpu",
         max_epochs: int | None = None,
         callbacks: Sequence[Callback] = (),
-    ) -> tuple[GenreCNN, History]:
+    ) -> tuple[GenreModel, History]:
         """Train the CNN with early stopping on the validation tracks (see :meth:`musicgenre.recipes.base.Recipe.fit`).
 
         Each training item's random draws (crop, gain, masks) come from ``(seed + 1, epoch, item)``.
