@@ -365,3 +365,45 @@ def test_moved_names_warn_and_keep_their_old_signatures() -> None:
     assert torch.equal(heads_trained[0], heads_trained[1])
     with pytest.raises(AttributeError):
         _ = old.no_such_name
+
+
+# -- the head as a convex problem ---------------------------------------------------------------
+def test_probe_head_is_scikit_learns_logistic_regression_on_standardised_track_means() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from musicgenre.training.heads import fit_head as fit_convex
+
+    embeddings = synthetic_embeddings([15, 12, 18], spread=2.5)
+    train, val, test = split(45)
+    model = LinearHeadModel(3, 32)
+    history = fit_convex(model, embeddings, train, val, how="probe")
+    assert history.best_epoch == 1
+    targets = [embeddings.features.targets[i] for i in train]
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000))
+    probe.fit(embeddings.track_means(train).double().numpy(), targets)
+    expected = probe.predict_proba(embeddings.track_means(test).double().numpy())
+    outputs = score_embeddings(model, embeddings, test)
+    np.testing.assert_allclose(outputs.probabilities, expected, atol=2e-3)
+
+
+def test_logistic_head_chooses_its_regularisation_and_learns() -> None:
+    from musicgenre.training.heads import fit_head as fit_convex
+
+    embeddings = synthetic_embeddings([20, 20, 20, 20], spread=2.0)
+    train, val, test = split(80)
+    model = LinearHeadModel(4, 32)
+    history = fit_convex(model, embeddings, train, val)
+    chosen_c = history.epochs[0].lr  # the history's one entry records the chosen C
+    assert chosen_c in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+    outputs = score_embeddings(model, embeddings, test)
+    assert float((outputs.predicted == outputs.targets).mean()) >= 0.8
+
+
+def test_head_fit_settings_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="hidden layer"):
+        PretrainedSettings(hidden=16)
+    assert PretrainedSettings(hidden=16, head_fit="gradient").hidden == 16
+    with pytest.raises(ConfigurationError, match="head_fit"):
+        PretrainedSettings(head_fit="sgd")  # type: ignore[arg-type]

@@ -16,11 +16,12 @@ from typing import Any
 
 from musicgenre.recipes.base import RECIPES, Recipe, TrainView, get_recipe, register_recipe
 from musicgenre.recipes.cnn import IMPROVED, REFERENCE, CNNRecipe
-from musicgenre.recipes.pretrained import PRETRAINED_MUSICNN, PretrainedRecipe, PretrainedSettings
+from musicgenre.recipes.pretrained import PRETRAINED_MUSICNN, PRETRAINED_PROBE, PretrainedRecipe, PretrainedSettings
 
 __all__ = [
     "IMPROVED",
     "PRETRAINED_MUSICNN",
+    "PRETRAINED_PROBE",
     "RECIPES",
     "REFERENCE",
     "CNNRecipe",

@@ -25,11 +25,11 @@ from musicgenre.models.protocol import GenreModel
 from musicgenre.recipes.base import Recipe, register_recipe
 from musicgenre.training.callbacks import Callback, History
 from musicgenre.training.embeddings import embed_tracks, score_embeddings
-from musicgenre.training.heads import class_weights, fine_tune, train_head
+from musicgenre.training.heads import HeadFit, class_weights, fine_tune, fit_head, train_head
 from musicgenre.training.tracks import Indices, TrackOutputs
 from musicgenre.training.trainer import TrainerConfig
 
-__all__ = ["PRETRAINED_MUSICNN", "PretrainedRecipe", "PretrainedSettings"]
+__all__ = ["PRETRAINED_MUSICNN", "PRETRAINED_PROBE", "PretrainedRecipe", "PretrainedSettings"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,17 @@ class PretrainedSettings:
         ``"penultimate"`` (the 200-d embedding).
     hidden
         0: a linear head (default; the mean of window logits then equals the head of the
-        track's mean features, what it is trained on). ``n > 0``: one hidden ReLU layer.
+        track's mean features, what it is trained on). ``n > 0``: one hidden ReLU layer
+        (trained with ``head_fit="gradient"``).
+    head_fit
+        How the head is fitted (:data:`~musicgenre.training.heads.HeadFit`): ``"logistic"``
+        (default: multinomial logistic regression on the standardised track means, solved
+        to convergence, its regularisation chosen on the validation tracks or on folds where
+        they are few, class-balanced with *balance*; :func:`~musicgenre.training.heads.fit_head`),
+        ``"probe"`` (scikit-learn's plain ``LogisticRegression(C=1.0)`` on the training tracks
+        alone: the baseline the recipe must beat) or ``"gradient"`` (the recipe's optimiser
+        with label smoothing, weight decay, random window subsets and early stopping:
+        :func:`~musicgenre.training.heads.train_head`; 0.2's head).
     dropout
         Dropout on the head's (standardised) input during training.
     balance
@@ -53,9 +63,9 @@ class PretrainedSettings:
         so each class counts equally; on balanced data (GTZAN's stratified parts) the
         weights are 1 and this changes nothing.
     window_subset
-        Training items are the weighted mean of a random subset of a track's windows, each
-        kept with this probability (at least one): an augmentation that costs nothing on
-        cached features. 1.0: always the whole track's mean.
+        ``head_fit="gradient"`` only: training items are the weighted mean of a random
+        subset of a track's windows, each kept with this probability (at least one): an
+        augmentation that costs nothing on cached features. 1.0: always the whole track's mean.
     fine_tune
         ``"none"``: the backbone stays frozen (features computed once). ``"mid"``: after
         the head, the backbone's mid end is trained too, with the head, on random windows
@@ -67,6 +77,7 @@ class PretrainedSettings:
     backbone: str = "MSD_musicnn"
     layer: Literal["pooled", "penultimate"] = "pooled"
     hidden: int = 0
+    head_fit: HeadFit = "logistic"
     dropout: float = 0.0
     balance: bool = True
     window_subset: float = 0.5
@@ -81,6 +92,12 @@ class PretrainedSettings:
             raise ConfigurationError(f"PretrainedSettings.fine_tune must be 'none' or 'mid', got {self.fine_tune!r}")
         if self.fine_tune_lr <= 0 or self.fine_tune_epochs < 1 or self.hidden < 0:
             raise ConfigurationError(f"invalid PretrainedSettings: {self}")
+        if self.head_fit not in ("logistic", "probe", "gradient"):
+            raise ConfigurationError(
+                f"PretrainedSettings.head_fit must be logistic, probe or gradient: {self.head_fit!r}"
+            )
+        if self.hidden and self.head_fit != "gradient":
+            raise ConfigurationError("a head with a hidden layer is trained with head_fit='gradient'")
 
 
 @dataclass(frozen=True)
@@ -128,18 +145,25 @@ class PretrainedRecipe(Recipe):
     ) -> tuple[MusicnnClassifier, History]:
         """The backbone's features cached, the head trained, optionally the mid end fine-tuned.
 
-        *seed* seeds the head's weights, the window subsets and the shuffling; *device* is
-        where the head (and, fine-tuning, the model) trains, the features are computed on
-        the CPU; *max_epochs* and *callbacks* apply to the head's training. The history
-        has the fine-tuning epochs appended when ``fine_tune="mid"``.
+        *seed* seeds the head's weights, the window subsets and the shuffling (and the folds
+        that choose a logistic head's regularisation); *device* is where a gradient-trained
+        head (and, fine-tuning, the model) trains, the features are computed on the CPU;
+        *max_epochs* and *callbacks* apply to a gradient-trained head (a logistic head is
+        solved, not trained in epochs: its history has one entry). The history has the
+        fine-tuning epochs appended when ``fine_tune="mid"``.
         """
         s = self.settings
         model = self.build_model(len(data.classes), seed=seed)
         embeddings = embed_tracks(model, data, self.windowing)
-        history = train_head(
-            model, embeddings, train_indices, val_indices, self.trainer, balance=s.balance,
-            window_subset=s.window_subset, seed=seed, device=device, max_epochs=max_epochs, callbacks=callbacks,
-        )  # fmt: skip
+        if s.head_fit == "gradient":
+            history = train_head(
+                model, embeddings, train_indices, val_indices, self.trainer, balance=s.balance,
+                window_subset=s.window_subset, seed=seed, device=device, max_epochs=max_epochs, callbacks=callbacks,
+            )  # fmt: skip
+        else:
+            history = fit_head(
+                model, embeddings, train_indices, val_indices, how=s.head_fit, balance=s.balance, seed=seed
+            )
         if not self.frozen:
             train_idx = [int(i) for i in train_indices]
             weights = class_weights([data.targets[i] for i in train_idx], len(data.classes)) if s.balance else None
@@ -176,11 +200,12 @@ class PretrainedRecipe(Recipe):
 
 
 #: The pretrained recipe, musicnn (MSD) features of every 3-s window computed once, a linear
-#: head trained on each track's mean feature (class-balanced loss, random window subsets),
-#: per-track logits averaged over back-to-back windows. See :class:`PretrainedSettings`.
+#: head fitted on each track's mean feature (logistic regression solved to convergence, its
+#: regularisation chosen on held-out tracks, class-balanced), per-track logits averaged over
+#: back-to-back windows. See :class:`PretrainedSettings`.
 PRETRAINED_MUSICNN: PretrainedRecipe = PretrainedRecipe(
     name="pretrained",
-    description="musicnn (MSD) backbone, frozen; linear head on cached track-mean features, class-balanced",
+    description="musicnn (MSD) backbone, frozen; logistic head on cached track-mean features, class-balanced",
     features=FeatureConfig(sample_rate=16000, clip_ms=2976, n_mels=96, n_fft=512, hop_length=256, top_db=None),
     trainer=TrainerConfig(
         lr=1e-3,
@@ -196,4 +221,15 @@ PRETRAINED_MUSICNN: PretrainedRecipe = PretrainedRecipe(
     eval_average="logits",
 )
 
+#: The plain linear probe on the same features, as a recipe: scikit-learn's
+#: ``LogisticRegression(C=1.0)`` on the standardised track means of the training part alone,
+#: unweighted. A baseline row for results tables (``--recipe pretrained pretrained-probe``).
+PRETRAINED_PROBE: PretrainedRecipe = replace(
+    PRETRAINED_MUSICNN,
+    name="pretrained-probe",
+    description="baseline: logistic regression (C=1) on the same frozen musicnn (MSD) track-mean features",
+    settings=PretrainedSettings(head_fit="probe", balance=False),
+)
+
 register_recipe(PRETRAINED_MUSICNN)
+register_recipe(PRETRAINED_PROBE)

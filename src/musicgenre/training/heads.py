@@ -12,9 +12,11 @@ windows of the cached frames.
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -25,12 +27,13 @@ from musicgenre.audio.windowing import Windowing
 from musicgenre.data.cache import FeatureSet
 from musicgenre.errors import ConfigurationError
 from musicgenre.models import MusicnnClassifier
-from musicgenre.training.callbacks import Callback, History
+from musicgenre.training.callbacks import Callback, EpochMetrics, History
 from musicgenre.training.embeddings import BackboneEncoder, TrackEmbeddings
+from musicgenre.training.logistic import C_GRID, choose_c, fit_logistic
 from musicgenre.training.tracks import Indices
 from musicgenre.training.trainer import Trainer, TrainerConfig
 
-__all__ = ["BalancedTrainer", "class_weights", "fine_tune", "train_head"]
+__all__ = ["BalancedTrainer", "HeadFit", "class_weights", "fine_tune", "fit_head", "train_head"]
 
 
 def class_weights(targets: Sequence[int], n_classes: int) -> torch.Tensor:
@@ -181,6 +184,89 @@ def train_head(
     trainer = BalancedTrainer(config, callbacks, class_weights=weights)
     with _one_thread():  # a head's batches are tiny: thread hand-offs would cost more than the arithmetic
         return trainer.fit(model.head, train, val)
+
+
+#: How a linear head is fitted: ``"logistic"`` (multinomial logistic regression solved to
+#: convergence, its regularisation chosen on held-out tracks, class-balanced if asked),
+#: ``"probe"`` (scikit-learn's ``LogisticRegression(C=1.0)`` on the training tracks alone,
+#: unweighted: the plain linear probe, a baseline) or ``"gradient"`` (the head trained by
+#: the recipe's optimiser, early-stopped on validation: :func:`train_head`).
+HeadFit = Literal["logistic", "probe", "gradient"]
+
+
+def _accuracy_and_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+    if not len(targets):
+        return math.nan, math.nan
+    loss = float(nn.functional.cross_entropy(logits, targets))
+    return float((logits.argmax(1) == targets).float().mean()), loss
+
+
+@torch.no_grad()
+def fit_head(
+    model: MusicnnClassifier,
+    embeddings: TrackEmbeddings,
+    train_indices: Indices,
+    val_indices: Indices,
+    *,
+    how: Literal["logistic", "probe"] = "logistic",
+    balance: bool = True,
+    grid: Sequence[float] = C_GRID,
+    seed: int = 42,
+) -> History:
+    """Fit *model*'s linear head in place, as the convex problem it is, on each track's mean feature.
+
+    The head's standardisation is set from the training tracks' mean features (as
+    :func:`train_head` does); then its classifier is multinomial logistic regression of the
+    standardised means (:func:`~musicgenre.training.logistic.fit_logistic`): with
+    ``how="logistic"`` its regularisation is chosen on the validation tracks (or on folds of
+    training and validation tracks where they are few: :func:`~musicgenre.training.logistic.choose_c`)
+    and the loss is class-balanced if *balance*; with ``how="probe"``, ``C = 1`` on the
+    training tracks alone, unweighted (scikit-learn's default ``LogisticRegression``).
+    A linear head on mean features is what evaluation averages (the windows' logits).
+
+    Returns
+    -------
+    History
+        One entry: the fitted head's loss and accuracy on the training and validation tracks.
+
+    Raises
+    ------
+    ConfigurationError
+        If the head is not linear (``hidden > 0``) or there is no training track.
+    """
+    if model.config.hidden:
+        raise ConfigurationError("a head with a hidden layer is not a linear problem: fit it with head_fit='gradient'")
+    train_idx = [int(i) for i in train_indices]
+    val_idx = [int(i) for i in val_indices]
+    if not train_idx:
+        raise ConfigurationError("the training data is empty")
+    start = time.perf_counter()
+    head = model.head.cpu()
+    head.set_standardization(embeddings.track_means(train_idx))
+    targets = embeddings.features.targets
+
+    def standardised(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        x = embeddings.track_means(idx) if idx else torch.zeros(0, head.mean.numel())
+        return (x - head.mean) * head.scale, torch.tensor([targets[i] for i in idx], dtype=torch.long)
+
+    x_train, y_train = standardised(train_idx)
+    x_val, y_val = standardised(val_idx)
+    n = model.num_classes
+    if how == "probe":
+        c, weights = 1.0, None
+    else:
+        weights = class_weights(y_train.tolist(), n) if balance else None
+        held = (x_val, y_val) if len(val_idx) else None
+        c = choose_c((x_train, y_train), held, n, grid=grid, class_weights=weights, seed=seed)
+    fit = fit_logistic(x_train, y_train, n, c=c, class_weights=weights)
+    head.classifier.weight.copy_(fit.weight)
+    head.classifier.bias.copy_(fit.bias)
+    train_acc, train_loss = _accuracy_and_loss(fit.logits(x_train), y_train)
+    val_acc, val_loss = _accuracy_and_loss(fit.logits(x_val), y_val)
+    history = History()
+    history.epochs.append(EpochMetrics(1, train_loss, train_acc, val_loss, val_acc, c, time.perf_counter() - start))
+    history.best_epoch = 1
+    return history
 
 
 class _WindowSet(Dataset[tuple[torch.Tensor, int]]):
