@@ -49,7 +49,7 @@ from musicgenre.evaluation import (
 from musicgenre.genres import GENRES
 from musicgenre.models import SpectrogramImageCNN
 from musicgenre.synthetic import make_synthetic_gtzan_images
-from musicgenre.training import Callback, EpochMetrics
+from musicgenre.training import Callback, EpochMetrics, TrainerState
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,7 +104,7 @@ class EpochReport(Callback):
         self.stream = stream  # None: sys.stdout at the time of printing
         self.reports: list[ClassificationMetrics] = []
 
-    def on_epoch_end(self, trainer: mg.Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         if self.every < 1 or metrics.epoch % self.every:
             return
         predictions = predict_batches(model, self.loader, device=trainer.device, embeddings=False)

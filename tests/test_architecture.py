@@ -86,3 +86,22 @@ def test_layer_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+#: One job per module: a module growing past this is doing two (CONTRIBUTING, "Rules review holds").
+MAX_MODULE_LINES = 600
+
+
+@needs_source
+def test_no_module_is_over_600_lines() -> None:
+    sizes = {_module_name(p): p.read_text().count("\n") for p in SRC.rglob("*.py")}
+    assert len(sizes) > 50
+    assert not {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+
+
+@needs_source
+def test_the_layer_contracts_count_type_checking_imports() -> None:
+    """An import under ``if TYPE_CHECKING:`` is still a dependency: a cycle through one is a cycle."""
+    lines = [line.replace(" ", "") for line in (REPO / "pyproject.toml").read_text().splitlines()]
+    assert "exclude_type_checking_imports=false" in lines
+    assert "exclude_type_checking_imports=true" not in lines

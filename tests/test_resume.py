@@ -14,7 +14,16 @@ from musicgenre.audio.windowing import Windowing
 from musicgenre.errors import CheckpointError, ConfigurationError
 from musicgenre.models import GenreCNN
 from musicgenre.models.checkpoint import PartRecord, load_checkpoint, save_checkpoint
-from musicgenre.training import Callback, EarlyStopping, EpochMetrics, History, ModelCheckpoint, Trainer, TrainerConfig
+from musicgenre.training import (
+    Callback,
+    EarlyStopping,
+    EpochMetrics,
+    History,
+    ModelCheckpoint,
+    Trainer,
+    TrainerConfig,
+    TrainerState,
+)
 
 CLASSES = ("a", "b", "c")
 EPOCHS = 6
@@ -30,7 +39,7 @@ class _CrashAt(Callback):
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def on_epoch_end(self, trainer: Trainer, model: torch.nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: torch.nn.Module, metrics: EpochMetrics) -> None:
         if metrics.epoch == self.epoch:
             raise _InterruptedError
 

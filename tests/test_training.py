@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from musicgenre.errors import ConfigurationError, NonFiniteLossError
 from musicgenre.models import GenreCNN
-from musicgenre.training import Callback, EarlyStopping, EpochMetrics, History, Trainer, TrainerConfig
+from musicgenre.training import Callback, EarlyStopping, EpochMetrics, History, Trainer, TrainerConfig, TrainerState
 
 Quiet = {"progress": False}
 
@@ -67,7 +67,7 @@ class Snapshots(Callback):
     def __init__(self) -> None:
         self.states: dict[int, dict[str, torch.Tensor]] = {}
 
-    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         self.states[metrics.epoch] = _state(model)
 
 
@@ -178,7 +178,7 @@ def test_without_patience_runs_all_epochs(rng: np.random.Generator) -> None:
 
 def test_callback_can_stop_training(rng: np.random.Generator) -> None:
     class StopAtTwo(Callback):
-        def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+        def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
             if metrics.epoch == 2:
                 trainer.should_stop = True
 
@@ -226,15 +226,15 @@ class Recorder(Callback):
         self.name = name
         self.log = log
 
-    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_start(self, trainer: TrainerState, model: nn.Module) -> None:
         self.log.append((self.name, "fit_start", None))
 
-    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         # History runs first, so this epoch is already recorded when user callbacks see it.
         assert trainer.history.epochs[-1] is metrics
         self.log.append((self.name, "epoch_end", metrics.epoch))
 
-    def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_end(self, trainer: TrainerState, model: nn.Module) -> None:
         self.log.append((self.name, "fit_end", None))
 
 
@@ -344,7 +344,7 @@ class _PoisonAfter(Callback):
     def __init__(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         if metrics.epoch == self.epoch:
             with torch.no_grad():
                 next(model.parameters()).view(-1)[0] = math.nan

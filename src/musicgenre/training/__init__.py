@@ -1,6 +1,13 @@
 """Training: the :class:`~musicgenre.training.trainer.Trainer` loop, its callbacks and the data-parallel helpers."""
 
-from musicgenre.training.callbacks import Callback, EarlyStopping, EpochMetrics, History, ModelCheckpoint
+from musicgenre.training.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochMetrics,
+    History,
+    ModelCheckpoint,
+    TrainerState,
+)
 from musicgenre.training.distributed import ShardSampler, distributed_info
 from musicgenre.training.trainer import Trainer, TrainerConfig
 
@@ -13,5 +20,6 @@ __all__ = [
     "ShardSampler",
     "Trainer",
     "TrainerConfig",
+    "TrainerState",
     "distributed_info",
 ]

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
 from torch import nn
@@ -27,10 +27,7 @@ from musicgenre.errors import ConfigurationError
 from musicgenre.models.checkpoint import PartRecord, save_checkpoint
 from musicgenre.models.protocol import GenreModel
 
-if TYPE_CHECKING:
-    from musicgenre.training.trainer import Trainer
-
-__all__ = ["Callback", "EarlyStopping", "EpochMetrics", "History", "ModelCheckpoint"]
+__all__ = ["Callback", "EarlyStopping", "EpochMetrics", "History", "ModelCheckpoint", "TrainerState"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +59,32 @@ class EpochMetrics:
     seconds: float
 
 
+class TrainerState(Protocol):
+    """What a callback sees of the trainer that calls it (:class:`~musicgenre.training.trainer.Trainer` is one).
+
+    A protocol rather than the class itself, so the callbacks need not import the trainer
+    that imports them.
+    """
+
+    #: Set to ``True`` to stop after the current epoch.
+    should_stop: bool
+
+    @property
+    def history(self) -> History:
+        """The metrics of every epoch so far."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model trains."""
+
+    @property
+    def rank(self) -> int:
+        """The rank of this process in data-parallel training (0 alone)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs: optimiser, scheduler, epoch, generators..."""
+
+
 class Callback:
     """Base class of training callbacks; every hook does nothing unless overridden.
 
@@ -71,13 +94,13 @@ class Callback:
     several models starts each one afresh.
     """
 
-    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_start(self, trainer: TrainerState, model: nn.Module) -> None:
         """Called once before the first epoch (before a resumed state is loaded): reset per-fit state here."""
 
-    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         """Called after each epoch's validation; may set ``trainer.should_stop``."""
 
-    def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_end(self, trainer: TrainerState, model: nn.Module) -> None:
         """Called once after the last epoch (also after early stopping)."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -106,7 +129,7 @@ class History(Callback):
         self.best_epoch: int | None = None
         self.stopped_early = False
 
-    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         """Append *metrics*."""
         self.epochs.append(metrics)
 
@@ -149,7 +172,7 @@ class _MonitorCallback(Callback):
         self.best_score = math.inf if mode == "min" else -math.inf
         self.best_epoch: int | None = None
 
-    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_start(self, trainer: TrainerState, model: nn.Module) -> None:
         """Forget the best score of any earlier fit."""
         self.best_score = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = None
@@ -209,13 +232,13 @@ class EarlyStopping(_MonitorCallback):
         self.best_state: dict[str, torch.Tensor] | None = None
         self.wait = 0
 
-    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_start(self, trainer: TrainerState, model: nn.Module) -> None:
         """Forget the best score, weights and waiting of any earlier fit (another model's weights)."""
         super().on_fit_start(trainer, model)
         self.best_state = None
         self.wait = 0
 
-    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         """Track the best score; set ``trainer.should_stop`` after *patience* epochs without improvement."""
         score = self._score(metrics)
         if self._improved(score):
@@ -228,7 +251,7 @@ class EarlyStopping(_MonitorCallback):
             if self.wait >= self.patience:
                 trainer.should_stop = True
 
-    def on_fit_end(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_end(self, trainer: TrainerState, model: nn.Module) -> None:
         """Load the best weights (a copy taken at the best epoch) back into *model*."""
         if self.restore_best_weights and self.best_state is not None:
             model.load_state_dict(self.best_state)
@@ -324,7 +347,7 @@ class ModelCheckpoint(_MonitorCallback):
             )
         return model
 
-    def on_fit_start(self, trainer: Trainer, model: nn.Module) -> None:
+    def on_fit_start(self, trainer: TrainerState, model: nn.Module) -> None:
         """Forget the best score of any earlier fit; check that *model* can be saved, before any epoch is spent."""
         super().on_fit_start(trainer, model)
         outputs = self._model(model).num_classes
@@ -333,7 +356,7 @@ class ModelCheckpoint(_MonitorCallback):
                 f"ModelCheckpoint has {len(self.classes)} class names for a model with {outputs} outputs"
             )
 
-    def on_epoch_end(self, trainer: Trainer, model: nn.Module, metrics: EpochMetrics) -> None:
+    def on_epoch_end(self, trainer: TrainerState, model: nn.Module, metrics: EpochMetrics) -> None:
         """Save ``best.ckpt`` if the monitored metric improved, and ``last.ckpt`` with the trainer state.
 
         In a distributed run only rank 0 writes (all ranks hold the same weights).
