@@ -1,4 +1,4 @@
-"""``Trainer``: a short, readable training loop with callbacks.
+"""``Trainer``: the training loop, with callbacks.
 
 ``Trainer(config).fit(model, train, val)`` trains with Adam and cross-entropy (the
 reference's recipe) and returns a :class:`~musicgenre.training.callbacks.History`.
