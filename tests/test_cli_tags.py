@@ -186,8 +186,25 @@ def test_with_stderr_closed_every_result_is_written(album: Path, capsys: pytest.
         timeout=300,
         check=False,
     )
-    assert (done.returncode, done.stdout) == (1, expected)
+    assert done.returncode == 1
     assert len(expected.splitlines()) == 1 + len(GOOD) + len(BAD_IN_FOLDER)
+    # The same rows; probabilities to float rounding (the child runs torch with its own thread count).
+    got, want = list(csv.reader(io.StringIO(done.stdout))), list(csv.reader(io.StringIO(expected)))
+    assert [len(row) for row in got] == [len(row) for row in want]
+    for row, ref in zip(got, want, strict=True):
+        for cell, value in zip(row, ref, strict=True):
+            if _is_number(value):
+                assert float(cell) == pytest.approx(float(value), abs=2e-6)
+            else:
+                assert cell == value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_with_sys_stderr_none_tags_are_written(album: Path, capsys: pytest.CaptureFixture[str]) -> None:

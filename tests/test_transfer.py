@@ -294,7 +294,7 @@ def test_classifier_on_a_pretrained_checkpoint_serves_the_evaluated_probabilitie
     from musicgenre.data import AudioFolderDataset
     from musicgenre.data.cache import extract_features
     from musicgenre.evaluation.tracks import evaluate_tracks
-    from musicgenre.inference import GenreClassifier, Prediction
+    from musicgenre.predict import GenreClassifier, Prediction
 
     root = make_synthetic_gtzan(tmp_path / "gtzan", clips_per_genre=2, duration=7.3, genres=("blues", "disco"))
     recipe = get_recipe("pretrained")
