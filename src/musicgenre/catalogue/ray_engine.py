@@ -7,7 +7,8 @@ nothing without the ``ray`` extra). Local inputs become a dataset of paths
 (``ray.data.read_binary_files``) and decoded in the actors. ``map_batches`` runs a pool
 of actors, each loading the model once (:class:`~musicgenre.catalogue.compute.RowMaker`)
 with one torch thread (or a GPU share with ``num_gpus``); an actor that dies is restarted
-and its batch retried. The driver writes the rows as they arrive, in parts, so a run
+and its batch retried (Ray Data's defaults: ``max_restarts=-1``,
+``max_task_retries=-1``). The driver writes the rows as they arrive, in parts, so a run
 that stops (a lost driver, a job that fails) is resumed from its parts.
 
 Without an address, a Ray is started for the run on this machine with every listener on
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,8 +116,9 @@ def _datasets(todo: Sequence[FileEntry], files_per_batch: int) -> list[tuple[Any
     for prefix, names in by_prefix.items():
         filesystem, _ = pafs.FileSystem.from_uri(names[0])
         stripped = [pafs.FileSystem.from_uri(n)[1] for n in names]
+        # Reading is I/O: its tasks take no CPU, or they would wait for ever behind the actors that hold them all.
         dataset = ray.data.read_binary_files(
-            stripped, filesystem=filesystem, include_paths=True, override_num_blocks=blocks(len(names))
+            stripped, filesystem=filesystem, include_paths=True, override_num_blocks=blocks(len(names)), num_cpus=0
         )
         out.append((dataset, prefix))
     return out
@@ -166,7 +169,9 @@ def run_ray(
             ray.init(address=address, logging_level="warning")
         started = True
     try:
-        context = ray.data.DataContext.get_current()
+        with warnings.catch_warnings():  # Ray's own default context warns of its own deprecated field
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
         resources = ray.cluster_resources()
         if concurrency is None:
@@ -182,8 +187,6 @@ def run_ray(
                 concurrency=concurrency,
                 num_cpus=0 if num_gpus else 1,
                 num_gpus=num_gpus or None,
-                max_restarts=-1,
-                max_task_retries=-1,
             )
             for batch in mapped.iter_batches(batch_size=None, batch_format="pyarrow"):
                 writer.add(batch.to_pylist())

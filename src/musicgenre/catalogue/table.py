@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,7 @@ class PartWriter:
         self.parts = 0
         self.failed = 0
         self._pending: list[dict[str, Any]] = []
-        self._run = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        self._run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"  # unique: never overwrites a part
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Queue finished rows (each with at least ``path``), writing a part whenever enough are queued."""
