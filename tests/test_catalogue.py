@@ -71,13 +71,16 @@ def _check_against_in_process(table: dict[str, dict[str, Any]], checkpoint: Path
     """Every row equals ``GenreClassifier.predict_many`` in this process (*names*: table name -> local path)."""
     classifier = classifier_class().from_checkpoint(checkpoint)
     local = list(names.values())
-    results = dict(zip(local, classifier.predict_many(local, top_k=1, num_workers=0, progress=False), strict=True))
+    results: dict[str, Any] = dict(
+        zip(local, classifier.predict_many(local, top_k=1, num_workers=0, progress=False), strict=True)
+    )
     for name, path in names.items():
-        row, result = table[name], results[path]
+        row, result = table[name], results[path]  # Prediction or FailedPrediction
         error = getattr(result, "error", None)
         if error is not None:
             assert row["error"] == error.replace(path, name)
-            assert row["genre"] is None and row["duration_s"] is None
+            assert row["genre"] is None
+            assert row["duration_s"] is None
             continue
         assert row["error"] is None
         assert row["genre"] == result.genre
@@ -105,7 +108,8 @@ def test_local_engine_writes_one_row_per_input_with_the_cli_errors(
     good = table[str(audio / "blues.00000.wav")]
     stat = (audio / "blues.00000.wav").stat()
     assert (good["size"], good["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns)
-    assert good["model"].startswith("tiny.ckpt#") and len(good["fingerprint"]) == 32
+    assert good["model"].startswith("tiny.ckpt#")
+    assert len(good["fingerprint"]) == 32
     assert table[str(audio / "missing.wav")]["size"] is None
 
 
@@ -148,7 +152,8 @@ def test_an_interrupted_run_resumes_without_computing_a_file_twice(
         _counting(patch, first, stop_after=2)
         with pytest.raises(_Interrupted):
             run_catalogue("predict", _inputs(audio), out, checkpoint=checkpoint, files_per_part=5, num_workers=0)
-    assert len(first) == 10 and len(list(out.glob("part-*.parquet"))) == 2
+    assert len(first) == 10
+    assert len(list(out.glob("part-*.parquet"))) == 2
     second: list[str] = []
     with monkeypatch.context() as patch:
         _counting(patch, second)
@@ -162,7 +167,8 @@ def test_an_interrupted_run_resumes_without_computing_a_file_twice(
     with monkeypatch.context() as patch:
         _counting(patch, third)
         summary = run_catalogue("predict", _inputs(audio), out, checkpoint=checkpoint, num_workers=0)
-    assert third == [] and summary.done_before == 24
+    assert third == []
+    assert summary.done_before == 24
 
 
 def test_a_changed_file_is_computed_again_and_keeps_one_row(tmp_path: Path, audio: Path, checkpoint: Path) -> None:
@@ -190,8 +196,10 @@ def test_embeddings_are_fixed_size_float32_lists(tmp_path: Path, audio: Path) ->
     schema = read_catalogue(out).schema
     assert schema.field("embedding").type == pa.list_(pa.float32(), 200)
     table = _table(out)
-    assert len(table[files[0]]["embedding"]) == 200 and table[files[0]]["error"] is None
-    assert table[files[1]]["embedding"] is None and table[files[1]]["error"].startswith(files[1])
+    assert len(table[files[0]]["embedding"]) == 200
+    assert table[files[0]]["error"] is None
+    assert table[files[1]]["embedding"] is None
+    assert table[files[1]]["error"].startswith(files[1])
 
 
 # -- Ray ---------------------------------------------------------------------------------------
@@ -219,7 +227,7 @@ def _listening_addresses(pids: set[int]) -> list[str]:
     for pid in pids:
         fds = Path(f"/proc/{pid}/fd")
         try:
-            links = [os.readlink(fd) for fd in fds.iterdir()]
+            links = [str(fd.readlink()) for fd in fds.iterdir()]
         except OSError:
             continue
         inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
@@ -258,7 +266,9 @@ class TestLocalRay:
             "predict", _inputs(audio), out, checkpoint=checkpoint, engine="ray", files_per_part=6, files_per_batch=3
         )
         table = _table(out)
-        assert set(table) == _expected_paths(audio) and summary.missing == 0 and summary.failed == 3
+        assert set(table) == _expected_paths(audio)
+        assert summary.missing == 0
+        assert summary.failed == 3
         _check_against_in_process(table, checkpoint, {p: p for p in table})
         listening = _listening_addresses(_descendants(os.getpid()))
         assert listening, "no Ray listener found: the check would prove nothing"
@@ -288,6 +298,7 @@ class TestLocalRay:
         run_catalogue("tags", files, out, engine="ray", concurrency=1)
         table = _table(out)
         expected = Tagger.from_pretrained("MSD_musicnn").tag_many(files, top_k=1, num_workers=0, progress=False)
+        result: Any
         for path, result in zip(files, expected, strict=True):
             row = table[path]
             if getattr(result, "error", None) is not None:
@@ -346,9 +357,11 @@ def test_an_actor_killed_mid_run_on_a_two_node_cluster_loses_no_file(
     finally:
         ray.shutdown()
         cluster.shutdown()
-    assert killed and killed[0][1] < 24, "no actor was killed during the run: nothing was tested"
+    assert killed, "no actor was killed: nothing was tested"
+    assert killed[0][1] < 24, "the actor was killed after the run: nothing was tested"
     # Ray restarted the actor and retried its batch: the run itself finished every file.
-    assert first.missing == 0 and (again.done_before, again.computed) == (24, 0)
+    assert first.missing == 0
+    assert (again.done_before, again.computed) == (24, 0)
     table = _table(out)
     assert set(table) == _expected_paths(audio)
     _check_against_in_process(table, checkpoint, {p: p for p in table})

@@ -172,12 +172,12 @@ class RowMaker:
             path = folder / str(i) / PurePosixPath(name).name
             path.parent.mkdir()
             path.write_bytes(data)
-            paths.append(str(path))
+            paths.append(path)
         try:
-            return self.rows(paths, names)
+            return self.rows([str(p) for p in paths], names)
         finally:
             for path in paths:
-                Path(path).unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
 
     def _batch(self, paths: list[str], names: list[str]) -> list[dict[str, Any]]:
         if self.spec.job == "embed":
