@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -119,6 +120,20 @@ def test_an_output_of_another_model_is_refused(tmp_path: Path, audio: Path, chec
     other = save_checkpoint(tmp_path / "other.ckpt", GenreCNN(seed=1), classes=GENRES)
     with pytest.raises(ConfigurationError, match="another job or model"):
         run_catalogue("predict", [str(audio / "blues.00000.wav")], out, checkpoint=other, num_workers=0)
+
+
+def test_without_the_extra_the_error_names_it(
+    tmp_path: Path, audio: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from musicgenre.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(MissingDependencyError, match=r"musicgenre\[ray\]"):
+        run_catalogue("predict", [str(audio)], tmp_path / "out.parquet", checkpoint=checkpoint, engine="ray")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingDependencyError, match=r"pyarrow.*musicgenre\[ray\]"):
+        run_catalogue("predict", [str(audio)], tmp_path / "out.parquet", checkpoint=checkpoint)
+    assert not (tmp_path / "out.parquet").exists()
 
 
 # -- resume ---------------------------------------------------------------------------------

@@ -98,12 +98,12 @@ class CatalogueActor:
         return pa.Table.from_pylist([{n: r.get(n) for n in self.schema.names} for r in rows], schema=self.schema)
 
 
-def _datasets(todo: Sequence[FileEntry], files_per_batch: int) -> list[tuple[Any, str | None]]:
+def _datasets(todo: Sequence[FileEntry], files_per_batch: int, actors: int) -> list[tuple[Any, str | None]]:
     import pyarrow.fs as pafs
     import ray.data
 
-    def blocks(n: int) -> int:
-        return max(1, min(math.ceil(n / files_per_batch), MAX_BLOCKS))
+    def blocks(n: int) -> int:  # a batch per block, and at least 4 blocks per actor while files last
+        return max(1, min(n, max(math.ceil(n / files_per_batch), 4 * actors), MAX_BLOCKS))
 
     local = [e.path for e in todo if not is_uri(e.path)]
     out: list[tuple[Any, str | None]] = []
@@ -150,7 +150,8 @@ def run_ray(
         ``RAY_ADDRESS`` cluster if that variable is set, else a local Ray for this run
         (:func:`start_local_ray`). A Ray this process already started is used as it is.
     concurrency
-        Actors (default: one per CPU of the cluster, or per *num_gpus* share of its GPUs).
+        Actors (default: one per CPU of the cluster, or per *num_gpus* share of its GPUs,
+        and no more than there are files).
     num_gpus
         GPUs per actor (0: CPU actors with one torch thread each).
     files_per_batch
@@ -176,15 +177,15 @@ def run_ray(
         resources = ray.cluster_resources()
         if concurrency is None:
             share = resources.get("GPU", 0) / num_gpus if num_gpus else resources.get("CPU", 1)
-            concurrency = max(1, int(share))
+            concurrency = max(1, min(int(share), len(todo)))
         schema = writer.schema
-        for dataset, prefix in _datasets(todo, files_per_batch):
+        for dataset, prefix in _datasets(todo, files_per_batch, concurrency):
             mapped = dataset.map_batches(
                 CatalogueActor,
                 fn_constructor_kwargs={"spec": spec, "schema": schema, "prefix": prefix},
                 batch_size=files_per_batch,
                 batch_format="pyarrow",
-                concurrency=concurrency,
+                compute=ray.data.ActorPoolStrategy(size=concurrency),
                 num_cpus=0 if num_gpus else 1,
                 num_gpus=num_gpus or None,
             )

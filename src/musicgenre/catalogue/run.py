@@ -138,29 +138,29 @@ def run_catalogue(
         done = open_catalogue(folder, schema, entries)
         writer = PartWriter(folder, schema, {e.path: e for e in entries}, files_per_part)
         todo = [e for e in entries if e.path not in done]
-        writer.add({"path": e.path, "duration_s": None, "error": e.error} for e in todo if e.error is not None)
-        todo = [e for e in todo if e.error is None]
-        if engine == "local":
-            from musicgenre.catalogue.local import run_local
+        try:
+            writer.add({"path": e.path, "duration_s": None, "error": e.error} for e in todo if e.error is not None)
+            todo = [e for e in todo if e.error is None]
+            if todo and engine == "local":
+                from musicgenre.catalogue.local import run_local
 
-            try:
                 run_local(spec, todo, writer, maker=maker)
-            finally:
-                writer.flush()
-        else:
-            maker.close()
-            from musicgenre.catalogue.ray_engine import run_ray
+            elif todo:
+                maker.close()
+                from musicgenre.catalogue.ray_engine import run_ray
 
-            run_ray(
-                spec,
-                todo,
-                writer,
-                address=address,
-                concurrency=concurrency,
-                num_gpus=num_gpus,
-                files_per_batch=files_per_batch,
-                progress=progress,
-            )
+                run_ray(
+                    spec,
+                    todo,
+                    writer,
+                    address=address,
+                    concurrency=concurrency,
+                    num_gpus=num_gpus,
+                    files_per_batch=files_per_batch,
+                    progress=progress,
+                )
+        finally:
+            writer.flush()  # the rows finished before an interruption are kept
     finally:
         maker.close()
     return CatalogueSummary(
