@@ -8,6 +8,9 @@ Every row writes the same Parquet catalogue (``musicgenre.catalogue.run_catalogu
 jobs: musicnn tags (MSD_musicnn) and the improved model's genres (untrained weights with
 batch-norm statistics, as in ``real_path.py``: its cost is the trained model's).
 
+The in-process and Ray runs alternate (``--repeats``, medians), with the Ray of the Ray
+runs up (idle) during the in-process ones.
+
 - ``in-process``: ``engine="local"``: ``predict_many``/``tag_many`` on
   :func:`~musicgenre.parallel.map_files` with one worker per usable core.
 - ``Ray Data, local``: ``engine="ray"`` on a Ray started first (its start-up is its own
@@ -28,7 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
+import statistics
 import tempfile
 import threading
 import time
@@ -112,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--format", default="44.1 kHz stereo MP3", choices=list(FORMATS), help="which file set")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "musicgenre-bench")
     parser.add_argument("--jobs", nargs="+", default=["tags", "predict"], choices=["tags", "predict"])
+    parser.add_argument("--repeats", type=int, default=3, help="in-process and Ray runs, interleaved (median)")
     parser.add_argument("--skip-nodes", action="store_true", help="leave out the one-node / two-node rows")
     args = parser.parse_args(argv)
 
@@ -134,15 +138,19 @@ def main(argv: list[str] | None = None) -> None:
             def run(out: Path, engine: str = "local", job: str = job, **kw: Any) -> CatalogueSummary:
                 return run_catalogue(job, files, out, engine=engine, checkpoint=checkpoint, **kw)  # type: ignore[arg-type]
 
-            local_s, _ = timed(run, scratch)
             start = time.perf_counter()
             start_local_ray(num_cpus=cores)
             startup_s = time.perf_counter() - start
+            local_runs: list[float] = []
+            ray_runs: list[float] = []
             try:
                 with ActorMemory() as memory:
-                    ray_s, _ = timed(lambda out: run(out, "ray"), scratch)
+                    for _ in range(args.repeats):  # interleaved, so that a change of load touches both
+                        local_runs.append(timed(run, scratch)[0])
+                        ray_runs.append(timed(lambda out: run(out, "ray"), scratch)[0])
             finally:
                 ray.shutdown()
+            local_s, ray_s = statistics.median(local_runs), statistics.median(ray_runs)
             rows.append(
                 [
                     names[job],
@@ -152,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"{ray_s:.1f}",
                     f"{audio_s / ray_s:.0f}x",
                     f"{local_s / ray_s:.2f}",
+                    f"{len(files) / (ray_s * cores):.2f}",
                     f"{memory.peak_kib / 1024:.0f}",
                 ]
             )
@@ -164,8 +173,19 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     table(
-        f"Catalogue of {len(files)} x 30-s files, {cores} cores: in-process vs Ray Data (seconds; x real time)",
-        ["job", "in-process s", "x RT", "Ray start s", "Ray Data s", "x RT", "ratio", "peak MiB / actor"],
+        f"Catalogue of {len(files)} x 30-s files, {cores} cores: in-process vs Ray Data "
+        f"(median of {args.repeats} interleaved runs, seconds; x real time)",
+        [
+            "job",
+            "in-process s",
+            "x RT",
+            "Ray start s",
+            "Ray Data s",
+            "x RT",
+            "ratio",
+            "tracks/s per core (Ray)",
+            "peak MiB / actor",
+        ],
         rows,
     )
     if node_rows:

@@ -132,7 +132,7 @@ def run_ray(
     address: str | None = None,
     concurrency: int | None = None,
     num_gpus: float = 0,
-    files_per_batch: int = 8,
+    files_per_batch: int = 4,
     progress: bool = False,
 ) -> None:
     """Compute the rows of *todo* on Ray Data and hand them to *writer* as they arrive.
@@ -185,7 +185,9 @@ def run_ray(
                 fn_constructor_kwargs={"spec": spec, "schema": schema, "prefix": prefix},
                 batch_size=files_per_batch,
                 batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=concurrency),
+                # Two batches per actor at a time: the next one is at hand when one ends, and no actor
+                # holds a queue of batches at the end of a run while another idles.
+                compute=ray.data.ActorPoolStrategy(size=concurrency, max_tasks_in_flight_per_actor=2),
                 num_cpus=0 if num_gpus else 1,
                 num_gpus=num_gpus or None,
             )

@@ -16,7 +16,7 @@ from musicgenre.errors import ConfigurationError
 __all__ = ["CatalogueSummary", "Engine", "run_catalogue"]
 
 Engine = Literal["local", "ray"]
-"""Who computes the rows: ``"local"`` (this process and its workers) or ``"ray"`` (Ray Data)."""
+"""Who computes the rows, ``"local"`` (this process and its workers) or ``"ray"`` (Ray Data)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def run_catalogue(
     num_gpus: float = 0,
     num_workers: int | None = None,
     files_per_part: int = 1000,
-    files_per_batch: int = 8,
+    files_per_batch: int = 4,
     progress: bool = False,
 ) -> CatalogueSummary:
     """Write a catalogue of genres, tags or embeddings for every input file, resuming a run before it.

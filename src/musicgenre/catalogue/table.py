@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 Job = Literal["predict", "tags", "embed"]
-"""What a catalogue holds: genre probabilities, musicnn tags, or embeddings."""
+"""What a catalogue holds, genre probabilities (``"predict"``), musicnn tags or embeddings."""
 
 #: The columns every catalogue has, in order, before its result columns.
 FIXED_COLUMNS: tuple[str, ...] = ("path", "size", "mtime_ns", "fingerprint", "model", "duration_s", "error")
