@@ -258,6 +258,41 @@ def _listening_addresses(pids: set[int]) -> list[str]:
 _LOOPBACK = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
 
 
+# -- the command line --------------------------------------------------------------------
+def test_the_commands_write_the_same_table_with_output(
+    tmp_path: Path, audio: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from musicgenre.cli import main
+
+    out = tmp_path / "genres.parquet"
+    args = ["predict", "-c", str(checkpoint), *_inputs(audio), "--output", str(out), "--workers", "0"]
+    assert main(args) == 1  # three inputs failed: their rows say why
+    assert "24 files: 24 computed (3 failed), 0 done before" in capsys.readouterr().err
+    table = _table(out)
+    assert set(table) == _expected_paths(audio)
+    _check_against_in_process(table, checkpoint, {p: p for p in table})
+    assert main(args) == 0  # the same command again: everything was done before
+    assert "0 computed (0 failed), 24 done before" in capsys.readouterr().err
+
+    few = [str(audio / "blues.00000.wav"), str(audio / "corrupt.wav")]
+    assert main(["tags", *few, "--output", str(tmp_path / "tags.parquet"), "--workers", "0"]) == 1
+    tags = _table(tmp_path / "tags.parquet")
+    assert tags[few[0]]["error"] is None
+    assert 0.0 <= tags[few[0]]["rock"] <= 1.0
+    assert tags[few[1]]["error"].startswith(few[1])
+    assert main(["embed", few[0], "--layer", "penultimate", "--output", str(tmp_path / "emb.parquet")]) == 0
+    assert len(_table(tmp_path / "emb.parquet")[few[0]]["embedding"]) == 200
+
+
+def test_the_ray_engine_needs_an_output(audio: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from musicgenre.cli import main
+
+    assert main(["tags", str(audio / "blues.00000.wav"), "--engine", "ray"]) == 2
+    assert "--engine ray needs --output" in capsys.readouterr().err
+    assert main(["embed", str(audio / "blues.00000.wav")]) == 2  # the table is what embed makes
+    assert "--output" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="class")
 def local_ray() -> Iterator[None]:
     ray = pytest.importorskip("ray")
@@ -288,6 +323,18 @@ class TestLocalRay:
         listening = _listening_addresses(_descendants(os.getpid()))
         assert listening, "no Ray listener found: the check would prove nothing"
         assert set(listening) <= _LOOPBACK, listening
+
+    def test_the_command_line_runs_on_ray(
+        self, tmp_path: Path, audio: Path, checkpoint: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from musicgenre.cli import main
+
+        out = tmp_path / "genres.parquet"
+        files = [str(audio / "blues.00000.wav"), str(audio / "jazz.00001.wav"), str(audio / "empty.wav")]
+        assert main(["predict", "-c", str(checkpoint), *files, "--engine", "ray", "--output", str(out)]) == 1
+        assert "3 files: 3 computed (1 failed)" in capsys.readouterr().err
+        table = _table(out)
+        _check_against_in_process(table, checkpoint, {p: p for p in table})
 
     def test_object_store_uris_are_read_as_bytes_and_named_as_given(
         self, tmp_path: Path, audio: Path, checkpoint: Path

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from musicgenre._version import __version__
-from musicgenre.cli import evaluate, export, info, predict, tags, train
+from musicgenre.cli import embed, evaluate, export, info, predict, tags, train
 from musicgenre.cli._options import PROG, Command
 from musicgenre.cli._output import show_warning, stderr_or_nothing
 from musicgenre.errors import MusicGenreError
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (epochs, files) to stderr")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for command in (train, evaluate, predict, tags, info, export):
+    for command in (train, evaluate, predict, tags, embed, info, export):
         command.add_parser(sub)
     return parser
 

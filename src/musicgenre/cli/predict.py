@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from musicgenre.cli._catalogue import add_catalogue, run_job, wants_catalogue
 from musicgenre.cli._inputs import gather, plan_inputs
 from musicgenre.cli._options import (
     PROG,
@@ -67,6 +68,7 @@ def add_parser(sub: Any) -> None:
     add_batch_size(p, 32, "windows per forward pass (default: 32)")
     add_files_per_batch(p, "files decoded per batch")
     add_device(p)
+    add_catalogue(p)
 
 
 class _WindowWriter:
@@ -85,6 +87,8 @@ class _WindowWriter:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``musicgenre predict`` with the parsed *args*; return the exit status (1 if any input failed)."""
+    if wants_catalogue(args):
+        return run_job(args, "predict")
     problem = plot_check(args, ("json", "jsonl"))
     if problem is not None:
         print(f"{PROG} predict: error: {problem}", file=sys.stderr)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from musicgenre.cli._catalogue import add_catalogue, run_job, wants_catalogue
 from musicgenre.cli._inputs import gather, plan_inputs
 from musicgenre.cli._options import (
     PROG,
@@ -61,10 +62,13 @@ def add_parser(sub: Any) -> None:
     add_batch_size(p, None, "3-s patches per forward pass (default: 4 on the CPU, 64 on an accelerator)")
     add_files_per_batch(p, "files per batch")
     add_device(p)
+    add_catalogue(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``musicgenre tags`` with the parsed *args*; return the exit status (1 if any input failed)."""
+    if wants_catalogue(args):
+        return run_job(args, "tags", model=args.model)
     problem = plot_check(args, ("json",))
     if problem is not None:
         print(f"{PROG} tags: error: {problem}", file=sys.stderr)
