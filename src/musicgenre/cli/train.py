@@ -1,4 +1,4 @@
-"""``musicgenre train``: train a recipe on GTZAN or your own labelled folder; write metrics, report, plots, model.ckpt."""
+"""``musicgenre train``: train a recipe on GTZAN or your own labelled folder; write metrics, report, model.ckpt."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args.root, recipe, layout=layout, num_workers=args.workers)
     describe_found(data, layout, recipe, info)
     try:
-        plan = plan_evaluation(data.targets, data.classes, folds=max(2, args.folds))
+        plan = plan_evaluation(data.targets, data.classes, folds=args.folds)
     except TooFewFilesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,9 +2,9 @@
 
 The package re-exports the public names of its modules: :mod:`~musicgenre.data.base`
 (what every dataset shares), :mod:`~musicgenre.data.gtzan`, :mod:`~musicgenre.data.folder`,
-:mod:`~musicgenre.data.images`, :mod:`~musicgenre.data.render` (drawing pictures), :mod:`~musicgenre.data.layout` (which
-kind of folder a root holds) and :mod:`~musicgenre.data.cache` (feature extraction and the
-feature store).
+:mod:`~musicgenre.data.images`, :mod:`~musicgenre.data.render` (drawing pictures),
+:mod:`~musicgenre.data.layout` (which kind of folder a root holds) and
+:mod:`~musicgenre.data.cache` (feature extraction and the feature store).
 """
 
 from musicgenre.data.base import (
@@ -26,8 +26,8 @@ from musicgenre.data.gtzan import (
     scan_clips,
     track_id,
 )
-from musicgenre.data.layout import LAYOUTS, Layout, detect_layout, open_dataset
 from musicgenre.data.images import IMAGE_EXTENSIONS, IMAGE_SIZE, GTZANImageDataset, load_image
+from musicgenre.data.layout import LAYOUTS, Layout, detect_layout, open_dataset
 from musicgenre.data.render import IMAGE_LAYOUTS, render_gtzan_images, render_spectrogram_image
 
 __all__ = [
