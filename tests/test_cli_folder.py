@@ -25,7 +25,7 @@ def write(path: Path, genre: str, *, seed: int, duration: float = 1.0, rate: int
 
 
 def folder(root: Path, counts: dict[str, int], *, duration: float = 1.0, nested: bool = False) -> Path:
-    """``root/<label>/...``: counts[label] clips of the label's sound, every third one two folders deeper if *nested*."""
+    """``root/<label>/...``: *counts* clips per label, every third two folders deeper if *nested*."""
     for label, count in counts.items():
         for i in range(count):
             sub = "live/2019/" if nested and i % 3 == 0 else ""
@@ -54,21 +54,28 @@ def test_small_unbalanced_folder_is_cross_validated_and_predicts_its_labels(
     assert main(["train", "--root", str(root), "--out", str(out), "--no-plots"]) == 0  # the pretrained default
     text = capsys.readouterr().out
     assert "found 17 files in 3 labels (folder layout; pretrained recipe): calm 12, folk 2, loud 3" in text
-    assert "evaluation: only 17 tracks" in text and "5-fold stratified cross-validation" in text
-    assert "5-fold cross-validation, seed 42: accuracy" in text and "mean ± standard deviation over the 5 folds" in text
-    assert "recall per label: calm " in text and "folk " in text and "loud " in text
+    assert "evaluation: only 17 tracks" in text
+    assert "5-fold stratified cross-validation" in text
+    assert "5-fold cross-validation, seed 42: accuracy" in text
+    assert "mean ± standard deviation over the 5 folds" in text
+    assert "recall per label: calm " in text
+    assert "folk " in text
+    assert "loud " in text
     report = (out / "report.txt").read_text()
     assert report.startswith("evaluated by 5-fold stratified cross-validation: each of the 17 tracks tested once")
     assert "recall" in report
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["scheme"] == "cv" and metrics["folds"] == 5 and len(metrics["fold_accuracy"]) == 5
+    assert metrics["scheme"] == "cv"
+    assert metrics["folds"] == 5
+    assert len(metrics["fold_accuracy"]) == 5
     assert sum(c["support"] for c in metrics["per_class"].values()) == 17  # every track tested once
     assert set(metrics["per_class"]) == {"calm", "folk", "loud"}
 
     assert main(["info", str(out / "model.ckpt"), "--format", "json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["classes"] == ["calm", "folk", "loud"]
-    assert info["extra"]["scheme"] == "cv" and info["extra"]["folds"] == 5
+    assert info["extra"]["scheme"] == "cv"
+    assert info["extra"]["folds"] == 5
     assert info["metrics"]["evaluated_on"] == "5-fold cross-validation"
     assert "accuracy_fold_std" in info["metrics"]
 
@@ -86,7 +93,8 @@ def test_nested_unbalanced_folder_says_how_it_was_evaluated(tmp_path: Path, caps
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "found 43 files in 3 labels (folder layout; reference recipe): calm 30, folk 5, loud 8" in text
-    assert "5-fold cross-validation" in text and "recall per label:" in text
+    assert "5-fold cross-validation" in text
+    assert "recall per label:" in text
     assert (out / "report.txt").read_text().startswith("evaluated by 5-fold stratified cross-validation")
     metrics = json.loads((out / "metrics.json").read_text())
     assert {c: v["support"] for c, v in metrics["per_class"].items()} == {"calm": 30, "folk": 5, "loud": 8}
