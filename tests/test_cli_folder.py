@@ -79,6 +79,10 @@ def test_small_unbalanced_folder_is_cross_validated_and_predicts_its_labels(
     assert info["metrics"]["evaluated_on"] == "5-fold cross-validation"
     assert "accuracy_fold_std" in info["metrics"]
 
+    # No track was held out from the final model: `evaluate` says so in one line.
+    assert main(["evaluate", "--root", str(root), "--checkpoint", str(out / "model.ckpt")]) == 1
+    assert "evaluated by 5-fold cross-validation and then trained on every track" in capsys.readouterr().err
+
     new = write(tmp_path / "new song.flac", "metal", seed=7, duration=2.0, rate=44100)
     assert main(["predict", "--checkpoint", str(out / "model.ckpt"), str(new), "--format", "json"]) == 0
     predicted = json.loads(capsys.readouterr().out)
@@ -145,7 +149,13 @@ def test_layout_detection_and_override(tmp_path: Path) -> None:
 def test_gtzan_folder_trains_with_the_reference_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = make_synthetic_gtzan(tmp_path / "gtzan", clips_per_genre=3, duration=1.0)
     out = tmp_path / "run"
-    assert main(["train", "--root", str(root), "--out", str(out), "--epochs", "1", "--folds", "3", "--no-plots"]) == 0
-    text = capsys.readouterr().out
-    assert "found 30 files in 10 genres (gtzan layout; reference recipe)" in text
-    assert "3-fold cross-validation" in text
+    args = ["train", "--root", str(root), "--out", str(out), "--epochs", "1", "--folds", "3", "--no-plots"]
+    assert main([*args, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "found 30 files in 10 genres (gtzan layout; reference recipe)" in captured.err  # JSON alone on stdout
+    result = json.loads(captured.out)
+    assert result["recipe"] == "reference"
+    assert result["scheme"] == "cv"
+    assert result["folds"] == 3
+    assert len(result["fold_accuracy"]) == 3
+    assert result["evaluated_on"] == "cross-validation"
