@@ -21,10 +21,10 @@ from musicgenre.io import AUDIO_EXTENSIONS
 
 __all__ = ["LAYOUTS", "Layout", "detect_layout", "open_dataset"]
 
-#: A root's layout: ``"gtzan"`` (GTZAN's names and layouts) or ``"folder"`` (one folder per label).
+#: A root's layout, ``"gtzan"`` (GTZAN's names and layouts) or ``"folder"`` (one folder per label).
 Layout = Literal["gtzan", "folder"]
 
-#: The layouts a command accepts: ``"auto"`` (:func:`detect_layout`), ``"gtzan"`` or ``"folder"``.
+#: The layouts a command accepts, ``"auto"`` (:func:`detect_layout`), ``"gtzan"`` or ``"folder"``.
 LAYOUTS = ("auto", "gtzan", "folder")
 
 _GTZAN_NAME = re.compile(r"^(?P<genre>[a-z]+)\.\d{5}\.[a-z0-9]+$")

@@ -75,7 +75,7 @@ class CrossValidation:
 
     @property
     def final_epochs(self) -> int:
-        """Epochs for the final model on every track: the median of the folds' best epochs (at least 1)."""
+        """Epochs for the final model on every track, the median of the folds' best epochs (at least 1)."""
         return max(1, round(statistics.median(self.best_epochs)))
 
     def metrics(self, classes: tuple[str, ...]) -> ClassificationMetrics:
