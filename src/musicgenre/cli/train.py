@@ -120,7 +120,8 @@ def _summary(result: ExperimentResult) -> str:
             f"{spread['mean']:.3f} ± {spread['std']:.3f} (mean ± standard deviation over the {result.folds} folds; "
             f"{m.accuracy:.3f} over all tracks, each tested once), weighted F1 {m.f1:.3f}\n"
             f"recall per label: {recalls} (worst {worst} {worst_recall:.2f})\n"
-            f"final model trained on every track for {result.epochs} epochs (the folds' median best epoch)"
+            "final model trained on every track"
+            + (f" for {result.epochs} epochs (the median of the folds' best epochs)" if result.epochs > 1 else "")
         )
     return (
         f"{result.recipe} recipe, {result.scheme} split, seed {result.seed}: {result.evaluated_on} accuracy "
