@@ -10,12 +10,15 @@ One subfolder per label::
         loud/   ...
 
 Any format, sample rate, channel count and length; the label is the folder directly under
-the root (files in deeper folders keep it). The steps are the library's own: the folder
-is read with ``AudioFolderDataset`` (unreadable files are skipped and reported), each
-file's features are extracted once, a stratified 64-16-20 split is drawn, the recipe's
-model is trained with early stopping, and the test part is evaluated; the output folder
-gets ``metrics.json``, ``report.txt``, the plots and ``model.ckpt``, which then classifies
-a new file.
+the root (files in deeper folders keep it). This is what ``musicgenre train --root my-music
+--out run`` does, step by step, with the same functions: the folder is read (unreadable
+files are skipped and reported), each file's features are extracted once, the evaluation
+is chosen for the folder's size (a stratified 64-16-20 split when its test part holds at
+least 50 tracks and every label 10 files; otherwise 5-fold stratified cross-validation,
+every track tested once, then the final model trained on every track), and the output
+folder gets ``metrics.json``, ``report.txt`` (per-label recall, and how the model was
+evaluated), the plots and ``model.ckpt``, which then classifies a new file. A label of a
+single file stops it with one line naming the label.
 
 The default recipe is ``pretrained``: the musicnn backbone (trained on the Million Song
 Dataset, shipped with musicgenre) turns every 3-s window into features once, and only a
@@ -32,7 +35,8 @@ folder::
 
     python examples/train_your_folder.py                                 # synthetic folder
     python examples/train_your_folder.py --root ~/my-music --out runs/mine
-    python examples/train_your_folder.py --root ~/my-music --out runs/mine-cnn --recipe improved
+    musicgenre train --root ~/my-music --out runs/mine                   # the same, installed
+    musicgenre train --root ~/my-music --out runs/mine-cnn --recipe improved
     musicgenre predict --checkpoint runs/mine/model.ckpt new-song.mp3    # afterwards
 """
 
@@ -45,9 +49,11 @@ from pathlib import Path
 import soundfile as sf
 
 import musicgenre as mg
-from musicgenre.data import AudioFolderDataset
-from musicgenre.experiment import evaluate_model, train_model, write_run
+from musicgenre.errors import TooFewFilesError
+from musicgenre.evaluation.report import mean_std
+from musicgenre.experiment import load_data, run_planned
 from musicgenre.recipes import RECIPES, get_recipe
+from musicgenre.splits import plan_evaluation
 from musicgenre.synthetic import synthesize_clip
 
 # Labels of the synthetic folder, each drawn from one synthetic genre.
@@ -89,32 +95,35 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     recipe = get_recipe(args.recipe)
     root = args.root or synthetic_folder(args.out / "my-music", args.clips_per_label, args.duration)
 
-    # 1. Data: labels from the folders; extract each file's features once, with the recipe's
-    #    front end (pretrained: musicnn's log-mel at 16 kHz; the others: their log-mel).
-    dataset = AudioFolderDataset(root, sample_rate=recipe.features.sample_rate)
-    print(f"{len(dataset)} files in {len(dataset.classes)} labels {dataset.summary()['per_class']}, "
-          f"{len(dataset.skipped)} skipped")  # fmt: skip
-    data = recipe.extract(dataset, progress=False)
+    # 1. Data: labels from the folders (layout "folder"; "auto" tells GTZAN apart); extract each
+    #    file's features once, with the recipe's front end (pretrained: musicnn's log-mel at 16 kHz).
+    data = load_data(root, recipe, layout="folder", progress=False)
+    counts = {name: sum(1 for t in data.targets if t == i) for i, name in enumerate(data.classes)}
+    print(f"{len(data.targets)} files in {len(data.classes)} labels {counts}, {len(data.skipped)} skipped")
+    for skipped in data.skipped:
+        print(f"  skipped {skipped}")
 
-    # 2. Split: stratified 64-16-20, so every label is in every part.
-    train_idx, val_idx, test_idx = mg.stratified_split(data.targets, (0.64, 0.16, 0.20), seed=args.seed)
-    print(f"split: {len(train_idx)} train / {len(val_idx)} validation / {len(test_idx)} test")
+    # 2. How to evaluate, for the folder's size: a held-out 64-16-20 split for large sets,
+    #    stratified 5-fold cross-validation for small ones (TooFewFilesError for a 1-file label).
+    try:
+        plan = plan_evaluation(data.targets, data.classes)
+    except TooFewFilesError as exc:  # a label of one file: one line, as `musicgenre train` says it
+        raise SystemExit(f"error: {exc}") from None
+    print(f"evaluation: {plan.reason}")
 
-    # 3. Train the recipe's model, early-stopping on the validation part (pretrained: the backbone's
-    #    features of every window are computed once, then the head trains on them, class-balanced).
-    model, history = train_model(data, train_idx, val_idx, recipe, seed=args.seed, max_epochs=args.max_epochs)
-    print(f"trained {len(history.epochs)} epochs; best epoch {history.best_epoch}")
-
-    # 4. Evaluate on the test part; write metrics.json, report.txt, plots and model.ckpt (which stores
-    #    the parts' tracks, so `musicgenre evaluate` can score the same test part again).
-    predictions = evaluate_model(model, data, test_idx, recipe)
-    metrics = write_run(
-        args.out, model, data, predictions, history, recipe=recipe, parts=[train_idx, val_idx, test_idx],
-        scheme="random", seed=args.seed, plots=not args.no_plots, dataset=dataset.summary(),
+    # 3. Train and evaluate as planned; write metrics.json, report.txt, plots and model.ckpt.
+    #    Cross-validation: each fold's model early-stops on a part of its training tracks and is
+    #    tested on its fold; the final model trains on every track for the folds' median best epoch.
+    result = run_planned(
+        root, args.out, plan, recipe=recipe, data=data, seed=args.seed, max_epochs=args.max_epochs,
+        plots=not args.no_plots,
     )  # fmt: skip
-    print(metrics.report)
+    metrics = result.metrics
+    print((args.out / "report.txt").read_text())
+    if result.fold_accuracy:
+        print(f"accuracy over the {result.folds} folds: {mean_std(result.fold_accuracy)}")
 
-    # 5. Use it: classify a file the model has never seen.
+    # 4. Use it: classify a file the model has never seen.
     genre = SYNTHETIC.get(data.classes[0], "classical")
     new_file = write_clip(args.out / "new-song.wav", genre, args.duration, seed=99, sample_rate=44100)
     classifier = mg.GenreClassifier.from_checkpoint(args.out / "model.ckpt")

@@ -127,8 +127,10 @@ def add_checkpoint(parser: argparse.ArgumentParser, purpose: str) -> None:
 
 
 def add_root(parser: argparse.ArgumentParser) -> None:
-    """``--root`` (required): the GTZAN folder."""
-    parser.add_argument("--root", type=Path, required=True, help="GTZAN folder (any layout)")
+    """``--root`` (required): the labelled folder (GTZAN, or one subfolder per label)."""
+    parser.add_argument(
+        "--root", type=Path, required=True, help="GTZAN folder (any layout), or your own: one subfolder per label"
+    )
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,8 @@
 
 The package re-exports the public names of its modules: :mod:`~musicgenre.data.base`
 (what every dataset shares), :mod:`~musicgenre.data.gtzan`, :mod:`~musicgenre.data.folder`,
-:mod:`~musicgenre.data.images`, :mod:`~musicgenre.data.render` (drawing pictures) and
+:mod:`~musicgenre.data.images`, :mod:`~musicgenre.data.render` (drawing pictures),
+:mod:`~musicgenre.data.layout` (which kind of folder a root holds) and
 :mod:`~musicgenre.data.cache` (feature extraction and the feature store).
 """
 
@@ -26,6 +27,7 @@ from musicgenre.data.gtzan import (
     track_id,
 )
 from musicgenre.data.images import IMAGE_EXTENSIONS, IMAGE_SIZE, GTZANImageDataset, load_image
+from musicgenre.data.layout import LAYOUTS, Layout, detect_layout, open_dataset
 from musicgenre.data.render import IMAGE_LAYOUTS, render_gtzan_images, render_spectrogram_image
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGE_LAYOUTS",
     "IMAGE_SIZE",
+    "LAYOUTS",
     "OTHER_AUDIO_EXTENSIONS",
     "AudioFileDataset",
     "AudioFolderDataset",
@@ -42,12 +45,15 @@ __all__ = [
     "GTZANDataset",
     "GTZANImageDataset",
     "LabelledFileDataset",
+    "Layout",
     "SkippedFile",
+    "detect_layout",
     "download_gtzan",
     "extract_features",
     "feature_key",
     "keep_readable",
     "load_image",
+    "open_dataset",
     "parse_clip_name",
     "render_gtzan_images",
     "render_spectrogram_image",

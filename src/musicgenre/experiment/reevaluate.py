@@ -233,6 +233,12 @@ def evaluate_checkpoint(
         expected = len(indices)
     else:
         assert parts is not None
+        if part not in parts and stored.get("scheme") == "cv":
+            raise ConfigurationError(
+                f"this model was evaluated by {stored.get('folds')}-fold cross-validation and then trained on every "
+                "track, so no track was held out from it: its cross-validation figures are in the run's "
+                "metrics.json and report.txt (and `musicgenre info`)"
+            )
         if part not in parts:
             raise ConfigurationError(f"the checkpoint stores the parts {list(parts)}, not {part!r}")
         record = parts[part]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from musicgenre.data.cache import CacheMode, FeatureSet, content_hash
-from musicgenre.data.gtzan import GTZANDataset
+from musicgenre.data.layout import open_dataset
 from musicgenre.errors import ConfigurationError
 from musicgenre.evaluation.metrics import ClassificationMetrics
 from musicgenre.evaluation.report import write_results
@@ -59,6 +59,7 @@ def load_data(
     root: str | os.PathLike[str],
     recipe: str | Recipe = "reference",
     *,
+    layout: str = "auto",
     cache: CacheMode = "memory",
     cache_dir: str | os.PathLike[str] | None = None,
     num_workers: int | None = None,
@@ -66,14 +67,19 @@ def load_data(
 ) -> FeatureSet:
     """Find the clips under *root* and extract the recipe's features once.
 
-    The recipe's :meth:`~musicgenre.recipes.Recipe.extract` computes them.
+    *layout* says how *root* is labelled (:func:`~musicgenre.data.layout.open_dataset`):
+    ``"gtzan"`` (GTZAN's names, in any of its layouts), ``"folder"`` (your own labels, one
+    folder per label: :class:`~musicgenre.data.folder.AudioFolderDataset`) or ``"auto"``
+    (:func:`~musicgenre.data.layout.detect_layout`). The features' classes are the
+    genres or the label folders' names. The recipe's
+    :meth:`~musicgenre.recipes.Recipe.extract` computes them.
 
     The reference recipe needs only the first 5 s of each clip, so only those are
     decoded into features (exactly the reference's spectrogram); recipes that look at
     the whole track keep the whole track's frames, computed by the recipe's front end.
     """
     rec = get_recipe(recipe)
-    dataset = GTZANDataset(root, sample_rate=rec.features.sample_rate)
+    dataset = open_dataset(root, layout, sample_rate=rec.features.sample_rate)
     return rec.extract(dataset, cache=cache, cache_dir=cache_dir, num_workers=num_workers, progress=progress)
 
 
@@ -192,7 +198,8 @@ class ExperimentResult:
     recipe, scheme, seed
         What ran (``scheme``: ``"random"``, ``"80-20"`` or ``"filtered"``).
     evaluated_on
-        The part scored: ``"test"``, or ``"validation"`` for the two-part 80-20 scheme.
+        The part scored: ``"test"``, or ``"validation"`` for the two-part 80-20 scheme, or
+        ``"cross-validation"`` (every track tested once, by a fold's model that never saw it).
     metrics
         Per-track metrics on that part.
     segment_accuracy
@@ -205,6 +212,10 @@ class ExperimentResult:
         Model size.
     out
         Output folder.
+    folds
+        Cross-validation folds (scheme ``"cv"``); ``None`` otherwise.
+    fold_accuracy
+        Cross-validation: the folds' accuracies (their mean and spread describe the estimate).
     """
 
     recipe: str
@@ -219,6 +230,8 @@ class ExperimentResult:
     extract_seconds: float
     parameters: int
     out: Path
+    folds: int | None = None
+    fold_accuracy: tuple[float, ...] = ()
 
     def row(self) -> dict[str, Any]:
         """The headline numbers as a flat dict (for tables)."""
@@ -248,6 +261,7 @@ def run_experiment(
     max_epochs: int | None = None,
     device: str = "cpu",
     data: FeatureSet | None = None,
+    layout: str = "auto",
     cache: CacheMode = "memory",
     cache_dir: str | os.PathLike[str] | None = None,
     num_workers: int | None = None,
@@ -259,7 +273,7 @@ def run_experiment(
     Parameters
     ----------
     root
-        GTZAN folder (any layout).
+        GTZAN folder (any layout), or a folder of your own labels (one subfolder per label).
     out
         Output folder: metrics.json, report.txt, loss.png, confusion.png, tsne.png, model.ckpt.
     recipe
@@ -275,6 +289,8 @@ def run_experiment(
         ``"cpu"``, ``"cuda"`` or ``"auto"``.
     data
         Features already extracted with :func:`load_data` for this recipe (skips extraction).
+    layout
+        How *root* is labelled (:func:`load_data`).
     cache, cache_dir, num_workers
         Passed to :func:`load_data`.
     plots
@@ -290,7 +306,7 @@ def run_experiment(
     rec = get_recipe(recipe)
     started = time.perf_counter()
     if data is None:
-        data = load_data(root, rec, cache=cache, cache_dir=cache_dir, num_workers=num_workers)
+        data = load_data(root, rec, layout=layout, cache=cache, cache_dir=cache_dir, num_workers=num_workers)
     extract_seconds = time.perf_counter() - started
     parts = list(split) if split is not None else split_indices(scheme, data.targets, data.track_ids, seed=seed)
     logger.info("%s split: %s", scheme, " / ".join(f"{len(p)} {n}" for p, n in zip(parts, PART_NAMES, strict=False)))
@@ -320,4 +336,5 @@ def result_dict(result: ExperimentResult) -> dict[str, Any]:
     data = asdict(result)
     data["metrics"] = result.metrics.to_dict()
     data["out"] = str(result.out)
+    data["fold_accuracy"] = list(result.fold_accuracy)
     return data

@@ -79,6 +79,8 @@ class CNNRecipe(Recipe):
     ) -> tuple[GenreModel, History]:
         """Train the CNN with early stopping on the validation tracks (see :meth:`musicgenre.recipes.base.Recipe.fit`).
 
+        With no validation tracks it trains for the epoch bound and keeps the last epoch's weights.
+
         Each training item's random draws (crop, gain, masks) come from ``(seed + 1, epoch, item)``.
         """
         config = replace(self.trainer, seed=seed, device=device, max_epochs=max_epochs or self.trainer.max_epochs)
@@ -86,7 +88,9 @@ class CNNRecipe(Recipe):
         repeated = [int(i) for i in train_indices] * self.crops_per_track
         train_set = data.with_view(self.train_view(), repeated, seed=seed + 1)  # each item's draws: (seed, epoch, item)
         trainer = TrackTrainer(config, callbacks)
-        history = trainer.fit(model, train_set, track_batches(data, val_indices, self.front_end, self.windowing))
+        # No validation tracks (a final model trained on every track): the epoch bound alone stops it.
+        val = track_batches(data, val_indices, self.front_end, self.windowing) if len(val_indices) else None
+        history = trainer.fit(model, train_set, val)
         return model, history
 
 
