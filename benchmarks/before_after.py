@@ -30,11 +30,34 @@ from real_path import prediction_sets
 MODELS = ("reference", "improved", "pretrained", "tags")
 FORMATS = ("22.05 kHz mono WAV", "44.1 kHz stereo MP3")
 
-#: Written by the *before* library (``real_path.prediction_checkpoints``, run in a child with its src first).
-_CHECKPOINTS = (
-    "import sys; sys.path.insert(0, {bench!r}); from pathlib import Path;"
-    "from real_path import prediction_checkpoints; prediction_checkpoints(Path({folder!r}))"
-)
+#: Written by the *before* library, in a child with its src first: self-contained, so that it
+#: runs with any version that has these public names (the benchmark's own modules may not).
+_CHECKPOINTS = """
+from pathlib import Path
+import torch
+from musicgenre.genres import GENRES
+from musicgenre.models import GenreCNN, save_checkpoint
+from musicgenre.models.transfer import MusicnnClassifier
+from musicgenre.recipes import IMPROVED, PRETRAINED_MUSICNN, REFERENCE
+
+folder = Path({folder!r})
+folder.mkdir(parents=True, exist_ok=True)
+for name, recipe in (("reference", REFERENCE), ("improved", IMPROVED)):
+    model = GenreCNN(recipe.model_config(len(GENRES)), seed=0)
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():  # batch-norm statistics as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.5)
+            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
+    save_checkpoint(folder / f"{{name}}.ckpt", model.eval(), classes=GENRES, features=recipe.features,
+                    windowing=recipe.windowing)
+pretrained = MusicnnClassifier.from_pretrained("MSD_musicnn", len(GENRES), seed=0)
+save_checkpoint(folder / "pretrained.ckpt", pretrained, classes=GENRES, features=PRETRAINED_MUSICNN.features,
+                windowing=PRETRAINED_MUSICNN.windowing)
+"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"before: {before}\nafter:  {after}")
     files, source = prediction_sets(args.data_dir, args.tracks)
     checkpoints = args.data_dir / "checkpoints-before"
-    code = _CHECKPOINTS.format(bench=str(REPO / "benchmarks"), folder=str(checkpoints))
+    code = _CHECKPOINTS.format(folder=str(checkpoints))
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(before), "PATH": ""})
     rows: list[list[str]] = []
     for model in args.models:
