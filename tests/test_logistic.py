@@ -86,3 +86,16 @@ def test_bad_input_is_a_configuration_error() -> None:
         fit_logistic(torch.zeros(2, 3), [0, 1], 2, c=0.0)
     with pytest.raises(ConfigurationError, match="features"):
         fit_logistic(torch.zeros(0, 3), [], 2)
+
+
+def test_more_features_than_tracks_gives_scikit_learns_solution_too(rng: np.random.Generator) -> None:
+    # 40 tracks of 300-d features: solved over the tracks' coefficients (W = A X), same minimum.
+    x, y = _blobs(rng, [12, 14, 14], dim=300, spread=3.0)
+    for c in (0.01, 1.0):
+        fit = fit_logistic(x, y, 3, c=c)
+        ref = LogisticRegression(C=c, tol=1e-10, max_iter=20_000).fit(x.double().numpy(), y.numpy())
+        assert fit.converged
+        np.testing.assert_allclose(fit.weight.numpy(), ref.coef_, atol=1e-4)
+        np.testing.assert_allclose(
+            torch.softmax(fit.logits(x), 1).numpy(), ref.predict_proba(x.double().numpy()), atol=1e-4
+        )

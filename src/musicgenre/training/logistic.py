@@ -132,32 +132,39 @@ def fit_logistic(
     k, d = n_classes, x.shape[1]
     rows = np.arange(len(labels))
 
+    # With more features than tracks (1,506-d means of a few hundred tracks) the weights lie in
+    # the span of the tracks' features, W = A X: the same minimum, solved over the (k, n)
+    # coefficients A with the (n, n) Gram matrix, far fewer unknowns and operations.
+    dual = d > len(labels)
+    gram = x @ x.T if dual else x
+    size = gram.shape[1]
+
     def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        w, b = theta[: k * d].reshape(k, d), theta[k * d :]
-        logits = x @ w.T + b
+        a, b = theta[: k * size].reshape(k, size), theta[k * size :]
+        logits = gram @ a.T + b
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         norm = exp.sum(axis=1)
         loss = np.log(norm) - logits[rows, labels]
-        value = (weights @ loss + 0.5 / c * float(np.sum(w * w))) / total
+        penalty = a @ gram if dual else a  # the gradient of 0.5 * |W|^2 in these coordinates
+        value = (weights @ loss + 0.5 / c * float(np.sum(penalty * a))) / total
         grad_logits = exp / norm[:, None]
         grad_logits[rows, labels] -= 1.0
         grad_logits *= weights[:, None]
-        grad_w = (grad_logits.T @ x + w / c) / total
+        grad_a = (grad_logits.T @ gram + penalty / c) / total
         grad_b = grad_logits.sum(axis=0) / total
-        return float(value), np.concatenate([grad_w.ravel(), grad_b])
+        return float(value), np.concatenate([grad_a.ravel(), grad_b])
 
-    start = (
-        np.zeros(k * d + k)
-        if warm_start is None
-        else np.concatenate([warm_start.weight.double().numpy().ravel(), warm_start.bias.double().numpy()])
-    )
+    start = np.zeros(k * size + k)
+    if warm_start is not None and not dual:
+        start = np.concatenate([warm_start.weight.double().numpy().ravel(), warm_start.bias.double().numpy()])
     result = minimize(
         objective, start, jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15}
     )
     theta = result.x
-    weight = torch.from_numpy(theta[: k * d].reshape(k, d)).float()
-    bias = torch.from_numpy(theta[k * d :].copy()).float()
+    coefficients = theta[: k * size].reshape(k, size)
+    weight = torch.from_numpy(coefficients @ x if dual else coefficients).float()
+    bias = torch.from_numpy(theta[k * size :].copy()).float()
     converged = bool(np.abs(objective(theta)[1]).max() <= tol * 10)
     return LogisticFit(weight, bias, float(c), converged)
 
