@@ -164,12 +164,13 @@ def recipe_table(cv_path: Path = CV_MINI, prediction_path: Path = PREDICTION) ->
             train += f", after features once ({one_off:.0f} s per 1,000 tracks)"
         wav = speed.get((recipe, INPUTS[0]))
         rows.append((f"``{recipe}``", accuracy, train, _speed(wav), _SUITS[recipe]))
+    probe = cv.get("pretrained-probe", {})
     rows.append(
         (
-            "probe",
-            "to be measured",
-            "to be measured",
-            "to be measured",
+            "``pretrained-probe``",
+            f"{probe['track accuracy (%)']} %" if probe else "to be measured",
+            f"{probe['train time (s)']} s, after the same features" if probe else "to be measured",
+            _speed(speed.get(("pretrained", INPUTS[0]))),
             _SUITS["probe"],
         )
     )
