@@ -253,7 +253,7 @@ def test_constructor_checks_labels_and_sizes() -> None:
     with pytest.raises(ConfigurationError, match="batch_size"):
         Tagger(model, PRETRAINED["MSD_musicnn"].labels, batch_size=0)
     with pytest.raises(ConfigurationError, match="mel bands"):
-        Tagger(model, PRETRAINED["MSD_musicnn"].labels, frontend=MusicnnFrontEnd(n_mels=64))
+        Tagger(model, PRETRAINED["MSD_musicnn"].labels, front_end=MusicnnFrontEnd(n_mels=64))
 
 
 def test_a_damaged_weight_file_is_a_typed_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -273,3 +273,12 @@ def test_the_docs_page_lists_each_models_tags_in_order() -> None:
     text = " ".join(page.read_text(encoding="utf-8").split())
     for name, entry in PRETRAINED.items():
         assert ", ".join(f"``{tag}``" for tag in entry.labels) in text, f"docs/pretrained.rst: {name}'s tags"
+
+
+def test_the_old_frontend_spelling_warns_and_still_works() -> None:
+    tagger = Tagger.from_pretrained("MSD_musicnn")
+    with pytest.warns(DeprecationWarning, match="front_end"):
+        assert tagger.frontend is tagger.front_end
+    with pytest.warns(DeprecationWarning, match="front_end="):
+        again = Tagger(tagger.model, tagger.labels, frontend=tagger.front_end)
+    assert again.front_end is tagger.front_end

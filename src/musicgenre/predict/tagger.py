@@ -29,6 +29,7 @@ patches; a file that cannot be decoded becomes a
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -142,8 +143,9 @@ class Tagger:
     name
         What :attr:`TagResult.model <musicgenre.predict.results.TagResult.model>` says
         (default: the class name of *model*).
-    frontend
+    front_end
         The log-mel front end the model was trained with (default: musicnn's, 16 kHz).
+        ``frontend=`` is its deprecated spelling.
     patch_frames
         Frames per patch (187 = 3 s, what musicnn was trained on).
     batch_size
@@ -176,11 +178,19 @@ class Tagger:
         labels: Sequence[str],
         *,
         name: str | None = None,
-        frontend: MusicnnFrontEnd | None = None,
+        front_end: MusicnnFrontEnd | None = None,
         patch_frames: int = 187,
         batch_size: int | None = None,
         device: str | torch.device = "cpu",
+        frontend: MusicnnFrontEnd | None = None,
     ) -> None:
+        if frontend is not None:
+            warnings.warn(
+                "Tagger(frontend=) is deprecated: pass front_end=; the old name will be removed in the next release",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            front_end = front_end or frontend
         self.labels = tuple(labels)
         if len(self.labels) != model.num_classes:
             raise ConfigurationError(f"{len(self.labels)} tag names for a model with {model.num_classes} outputs")
@@ -192,15 +202,15 @@ class Tagger:
                 f"batch_size and patch_frames must be at least 1, got {batch_size}, {patch_frames}"
             )
         self.name = name or type(model).__name__
-        self.frontend = frontend or MusicnnFrontEnd()
-        if self.frontend.n_mels != model.config.n_mels:
+        self.front_end = front_end or MusicnnFrontEnd()
+        if self.front_end.n_mels != model.config.n_mels:
             raise ConfigurationError(
-                f"the front end gives {self.frontend.n_mels} mel bands, the model reads {model.config.n_mels}"
+                f"the front end gives {self.front_end.n_mels} mel bands, the model reads {model.config.n_mels}"
             )
         self.patch_frames = patch_frames
         self.batch_size = batch_size
         self.model = model.to(self.device).eval()
-        featurizer = Featurizer(TaggerFrontEnd(self.frontend, patch_frames), Patches(patch_frames))
+        featurizer = Featurizer(TaggerFrontEnd(self.front_end, patch_frames), Patches(patch_frames))
         scorer = Scorer(_TagProbabilities(self.model), batch_size=batch_size, device=self.device)
         self.pipeline = TrackPipeline(featurizer, scorer, MeanOfWindows(), labels=self.labels)
         self._embedding = {
@@ -226,7 +236,7 @@ class Tagger:
             load_pretrained(name),
             entry.labels,
             name=entry.name,
-            frontend=entry.make_frontend(),
+            front_end=entry.make_frontend(),
             patch_frames=entry.patch_frames,
             batch_size=batch_size,
             device=device,
@@ -238,14 +248,24 @@ class Tagger:
         return list_pretrained()
 
     @property
+    def frontend(self) -> MusicnnFrontEnd:
+        """Deprecated spelling of :attr:`front_end`."""
+        warnings.warn(
+            "Tagger.frontend is deprecated: use Tagger.front_end; the old name will be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.front_end
+
+    @property
     def sample_rate(self) -> int:
         """Rate the model's front end reads (16,000 Hz)."""
-        return self.frontend.sample_rate
+        return self.front_end.sample_rate
 
     @property
     def patch_seconds(self) -> float:
         """Seconds of audio per patch (about 3)."""
-        return self.patch_frames * self.frontend.hop_length / self.sample_rate
+        return self.patch_frames * self.front_end.hop_length / self.sample_rate
 
     # -- inputs ---------------------------------------------------------------------------
     def load(self, path: StrPath) -> torch.Tensor:
