@@ -427,3 +427,10 @@ def test_an_actor_killed_mid_run_on_a_two_node_cluster_loses_no_file(
     table = _table(out)
     assert set(table) == _expected_paths(audio)
     _check_against_in_process(table, checkpoint, {p: p for p in table})
+
+
+def test_object_store_inputs_reach_the_catalogue_as_typed() -> None:
+    from musicgenre.cli import build_parser
+
+    args = build_parser().parse_args(["tags", "s3://bucket/previews/", "--output", "tags.parquet"])
+    assert args.inputs == ["s3://bucket/previews/"]  # a Path would have folded it to s3:/bucket/previews

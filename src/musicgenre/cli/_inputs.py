@@ -10,7 +10,7 @@ from musicgenre.cli._output import FileRow
 __all__ = ["gather", "plan_inputs"]
 
 
-def plan_inputs(inputs: Sequence[Path]) -> list[Path | FileRow]:
+def plan_inputs(inputs: Sequence[str | Path]) -> list[Path | FileRow]:
     """Files as given (tried whatever their extension); folders searched recursively for audio files.
 
     A folder without any audio file is a failed input of its own (a :class:`FileRow`
@@ -19,7 +19,7 @@ def plan_inputs(inputs: Sequence[Path]) -> list[Path | FileRow]:
     from musicgenre.io import AUDIO_EXTENSIONS, find_audio_files
 
     planned: list[Path | FileRow] = []
-    for item in inputs:
+    for item in map(Path, inputs):
         if item.is_dir():
             found = find_audio_files(item)
             if found:

@@ -117,8 +117,12 @@ def add_command(
 
 
 def add_inputs(parser: argparse.ArgumentParser) -> None:
-    """The audio files and folders to run on (positional, one or more)."""
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="FILE_OR_DIR", help="audio files and/or folders")
+    """The audio files and folders to run on (positional, one or more), kept as typed.
+
+    Strings, not paths: with ``--output`` an input may be an object-store URI
+    (``s3://bucket/prefix``), which :class:`~pathlib.Path` would fold to ``s3:/bucket``.
+    """
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files and/or folders")
 
 
 def add_checkpoint(parser: argparse.ArgumentParser, purpose: str) -> None:
