@@ -93,3 +93,19 @@ def test_empty_or_missing_root_raises(tmp_path: Path) -> None:
         AudioFolderDataset(tmp_path / "missing")
     with pytest.raises(DatasetError, match="distinct"):
         AudioFolderDataset(tmp_path, classes=("a", "a"))
+
+
+def test_track_ids_of_a_users_folder_are_unique_relative_paths() -> None:
+    import torch
+
+    from musicgenre.data.features import FeatureSet
+
+    files = [Path("/music/calm/take 1.wav"), Path("/music/loud/take 1.wav"), Path("/music/loud/live/track-0.flac")]
+    data = FeatureSet.from_spectrograms([torch.zeros(1, 4, 4)] * 3, [0, 1, 1], files, ("calm", "loud"))
+    # The same file name under two labels, and a name that looks like GTZAN's "<genre><number>".
+    assert data.track_ids == ["calm/take 1.wav", "loud/take 1.wav", "loud/live/track-0.flac"]
+    gtzan = [Path("/g/genres/blues/blues.00000.au"), Path("/g/genres/jazz/jazz.00054.au")]
+    assert FeatureSet.from_spectrograms([torch.zeros(1, 4, 4)] * 2, [0, 1], gtzan, ("blues", "jazz")).track_ids == [
+        "blues.00000",
+        "jazz.00054",
+    ]

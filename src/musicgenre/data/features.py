@@ -48,6 +48,7 @@ from musicgenre.data._store import FEATURE_VERSION, FrameBuffer, Store
 from musicgenre.data.base import SkippedFile, warn_skipped
 from musicgenre.data.gtzan import parse_clip_name, track_id
 from musicgenre.errors import ConfigurationError
+from musicgenre.genres import GENRES
 from musicgenre.io import load_audio
 from musicgenre.parallel import default_workers, map_files, reissue
 
@@ -277,18 +278,32 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
 
     @property
     def track_ids(self) -> list[str]:
-        """An id per clip, ``"<genre>.<number>"`` for GTZAN names, else the file name's stem.
+        """An id per track: ``"<genre>.<number>"`` where every file has a GTZAN name, else its path.
 
         GTZAN ids match :attr:`musicgenre.data.GTZANDataset.track_ids` (and the filtered
-        split's lists); other datasets, such as an
-        :class:`~musicgenre.data.folder.AudioFolderDataset`, get their files' stems.
+        split's lists). Other datasets, such as an
+        :class:`~musicgenre.data.folder.AudioFolderDataset`, get each file's path relative to
+        the folder that holds them all (``calm/live/take 1.wav``): unique, whatever the file
+        names, so checkpoints record and ``musicgenre evaluate`` finds exactly the tracks.
         """
-        return [track_id(path) if parse_clip_name(path.name) else path.stem for path in self.files]
+        gtzan = [_gtzan_id(path) for path in self.files]
+        if self.files and all(gtzan) and len(set(gtzan)) == len(gtzan):
+            return cast(list[str], gtzan)
+        if not self.files:
+            return []
+        common = Path(os.path.commonpath([str(path.parent) for path in self.files]))
+        return [path.relative_to(common).as_posix() for path in self.files]
 
     @property
     def nbytes(self) -> int:
         """Size of :attr:`storage` in bytes (shared by the sets :meth:`with_view` makes)."""
         return self.storage.element_size() * self.storage.nelement()
+
+
+def _gtzan_id(path: Path) -> str | None:
+    """``"<genre>.<number>"`` of a file named as GTZAN names its clips, else ``None``."""
+    parsed = parse_clip_name(path.name)
+    return track_id(path) if parsed is not None and parsed[0] in GENRES else None
 
 
 @dataclass(frozen=True)
