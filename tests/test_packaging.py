@@ -378,7 +378,9 @@ def test_console_script_points_into_the_wheel(artefacts: Artefacts) -> None:
     assert scripts.get("musicgenre") == "musicgenre.cli:run"
     for target in scripts.values():
         module, _, function = target.partition(":")
-        path = f"{module.replace('.', '/')}.py"
+        base = module.replace(".", "/")
+        # A module, or a package's __init__ (musicgenre.cli is a package: one module per command).
+        path = next((p for p in (f"{base}.py", f"{base}/__init__.py") if p in artefacts.wheel_files), f"{base}.py")
         assert path in artefacts.wheel_files, f"console script target {target}: {path} is not in the wheel"
         tree = ast.parse((SRC.parent / path).read_text(encoding="utf-8"))
         assert function in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, target

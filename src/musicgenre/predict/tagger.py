@@ -249,7 +249,7 @@ class Tagger:
 
     @property
     def frontend(self) -> MusicnnFrontEnd:
-        """Deprecated spelling of :attr:`front_end`."""
+        """Deprecated spelling of ``front_end``."""
         warnings.warn(
             "Tagger.frontend is deprecated: use Tagger.front_end; the old name will be removed in the next release",
             DeprecationWarning,

@@ -221,9 +221,9 @@ PRETRAINED_MUSICNN: PretrainedRecipe = PretrainedRecipe(
     eval_average="logits",
 )
 
-#: The plain linear probe on the same features, as a recipe: scikit-learn's
+#: The plain linear probe on the same features as a recipe, scikit-learn's
 #: ``LogisticRegression(C=1.0)`` on the standardised track means of the training part alone,
-#: unweighted. A baseline row for results tables (``--recipe pretrained pretrained-probe``).
+#: unweighted; a baseline row for results tables (``--recipe pretrained pretrained-probe``).
 PRETRAINED_PROBE: PretrainedRecipe = replace(
     PRETRAINED_MUSICNN,
     name="pretrained-probe",

@@ -186,12 +186,15 @@ def train_head(
         return trainer.fit(model.head, train, val)
 
 
-#: How a linear head is fitted: ``"logistic"`` (multinomial logistic regression solved to
-#: convergence, its regularisation chosen on held-out tracks, class-balanced if asked),
-#: ``"probe"`` (scikit-learn's ``LogisticRegression(C=1.0)`` on the training tracks alone,
-#: unweighted: the plain linear probe, a baseline) or ``"gradient"`` (the head trained by
-#: the recipe's optimiser, early-stopped on validation: :func:`train_head`).
 HeadFit = Literal["logistic", "probe", "gradient"]
+"""The ways a linear head is fitted.
+
+``"logistic"`` is multinomial logistic regression solved to convergence, its regularisation
+chosen on held-out tracks, class-balanced if asked (:func:`fit_head`); ``"probe"`` is
+scikit-learn's ``LogisticRegression(C=1.0)`` on the training tracks alone, unweighted (the
+plain linear probe, a baseline); ``"gradient"`` is the head trained by the recipe's
+optimiser, early-stopped on validation (:func:`train_head`).
+"""
 
 
 def _accuracy_and_loss(logits: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
