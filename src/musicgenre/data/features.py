@@ -278,7 +278,7 @@ class FeatureSet(Dataset[tuple[torch.Tensor, int]]):
 
     @property
     def track_ids(self) -> list[str]:
-        """An id per track: ``"<genre>.<number>"`` where every file has a GTZAN name, else its path.
+        """An id for each track, ``"<genre>.<number>"`` where every file has a GTZAN name, else its path.
 
         GTZAN ids match :attr:`musicgenre.data.GTZANDataset.track_ids` (and the filtered
         split's lists). Other datasets, such as an
