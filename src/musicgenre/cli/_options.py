@@ -190,3 +190,14 @@ def add_timeline(parser: argparse.ArgumentParser, what: str, *, formats: str) ->
         help="with --timeline: draw each file's timeline to PATH (a PNG; for several files PATH's name gets "
         "'-<file name>' added); needs the plots extra",
     )
+
+
+def _pretrained() -> list[str]:
+    from musicgenre.models.pretrained import list_pretrained
+
+    return list_pretrained()
+
+
+def add_pretrained_model(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--model NAME``: a packaged pretrained model (the names are read only when checked or shown)."""
+    parser.add_argument("--model", default="MSD_musicnn", choices=Names(_pretrained), metavar="MODEL", help=help)

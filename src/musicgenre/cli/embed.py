@@ -8,21 +8,15 @@ from typing import Any
 from musicgenre.cli._catalogue import add_catalogue, run_job
 from musicgenre.cli._options import (
     PROG,
-    Names,
     add_command,
     add_device,
     add_files_per_batch,
     add_inputs,
+    add_pretrained_model,
     add_workers,
 )
 
 __all__ = ["add_parser", "run"]
-
-
-def _pretrained() -> list[str]:
-    from musicgenre.models.pretrained import list_pretrained
-
-    return list_pretrained()
 
 
 def add_parser(sub: Any) -> None:
@@ -36,12 +30,9 @@ def add_parser(sub: Any) -> None:
         run,
     )
     add_inputs(p)
-    p.add_argument(
-        "--model",
-        default="MSD_musicnn",
-        choices=Names(_pretrained),
-        metavar="MODEL",
-        help="MSD_musicnn or MTT_musicnn (default: MSD_musicnn)",
+    add_pretrained_model(
+        p,
+        "MSD_musicnn or MTT_musicnn (default: MSD_musicnn)",
     )
     p.add_argument(
         "--layer",

@@ -11,13 +11,13 @@ from musicgenre.cli._catalogue import add_catalogue, run_job, wants_catalogue
 from musicgenre.cli._inputs import gather, plan_inputs
 from musicgenre.cli._options import (
     PROG,
-    Names,
     add_batch_size,
     add_command,
     add_device,
     add_files_per_batch,
     add_format,
     add_inputs,
+    add_pretrained_model,
     add_timeline,
     add_top_k,
     add_workers,
@@ -26,12 +26,6 @@ from musicgenre.cli._output import FileRow, Layout, write_results
 from musicgenre.cli._plots import plot_check, write_plots
 
 __all__ = ["add_parser", "run"]
-
-
-def _pretrained() -> list[str]:
-    from musicgenre.models.pretrained import list_pretrained
-
-    return list_pretrained()
 
 
 def add_parser(sub: Any) -> None:
@@ -44,12 +38,9 @@ def add_parser(sub: Any) -> None:
         run,
     )
     add_inputs(p)
-    p.add_argument(
-        "--model",
-        default="MSD_musicnn",
-        choices=Names(_pretrained),
-        metavar="MODEL",
-        help="MSD_musicnn (50 last.fm tags: genres, moods, eras) or MTT_musicnn (50 MagnaTagATune tags: "
+    add_pretrained_model(
+        p,
+        "MSD_musicnn (50 last.fm tags: genres, moods, eras) or MTT_musicnn (50 MagnaTagATune tags: "
         "instruments, genres, vocals) (default: MSD_musicnn)",
     )
     add_top_k(p, 5, "tags")
