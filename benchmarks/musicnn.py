@@ -11,9 +11,11 @@ change the cost) under ``torch.inference_mode`` and reports patches/s and x real
   ``(batch, filters, frames, bands)`` map, max over frequency) -- the straightforward port;
 * ``fast/<algo>``: the eval fast path (reduce over frequency before ReLU + batch-norm),
   timbral convolutions as ``conv2d``, ``conv1d`` (7 time taps as input channels) or
-  ``matmul`` (im2col), computing every filter;
-* ``fast/<algo>+skip``: the same, skipping filters whose weights are all < 1e-20 (the
-  default: ``conv1d+skip``);
+  ``matmul`` (im2col), temporal ones as banded matrix products, computing every filter;
+* ``fast/<algo>+skip``: the same, skipping the filters that cannot move their output by
+  1e-7 (the default: ``conv1d+skip``);
+* ``fast/conv1d+skip temporal conv2d``: the default with the temporal convolutions as
+  ``conv2d`` (what the banded products replace);
 * ``channels_last``: the literal path with a channels-last input.
 
 The front end (STFT + mel) and decoding are not included in those rows; they cost a few
@@ -57,6 +59,9 @@ def _variants(model: Musicnn) -> dict[str, Callable[[torch.Tensor], torch.Tensor
             m.timbral_algorithm = algo
             m.skip_dead_filters = skip
             out[f"fast/{algo}{'+skip' if skip else ''}"] = m
+    plain_temporal = copy.deepcopy(model)
+    plain_temporal.temporal_algorithm = "conv2d"
+    out["fast/conv1d+skip temporal conv2d"] = plain_temporal
     cl = literal.to(memory_format=torch.channels_last)
     out["literal channels_last"] = lambda x: cl(x)
     return out

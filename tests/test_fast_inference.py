@@ -308,3 +308,23 @@ def test_shared_windows_refuse_what_they_cannot_reproduce() -> None:
     assert not shares_windows(OwnForward(config, seed=0).eval())
     assert not shares_windows(GenreCNN(config, seed=0).train())  # batch-norm in training mode
     assert score_overlapping(OwnForward(config, seed=0).eval(), track, starts, config.n_frames, pad_value=0.0) is None
+
+
+def test_channels_last_only_where_a_convolution_reads_many_channels() -> None:
+    from musicgenre.models.transfer import MusicnnClassifier
+
+    def outputs_channels_last(model: nn.Module) -> list[bool]:
+        layouts = []
+        with torch.inference_mode():
+            for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
+                y = conv(torch.randn(1, conv.in_channels, 140, 100))
+                layouts.append(y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous())
+        return layouts
+
+    cnn = optimize_for_inference(GenreCNN(seed=0).eval())
+    assert all(outputs_channels_last(cnn))  # the CNN's convolutions write channels-last maps
+    # musicnn's 2-d convolutions all read the one-channel spectrogram: left in the default layout
+    musicnn = optimize_for_inference(MusicnnClassifier(n_classes=3, seed=0).eval())
+    assert outputs_channels_last(musicnn) == [False] * 5
+    forced = outputs_channels_last(optimize_for_inference(GenreCNN(seed=0).eval(), channels_last=False))
+    assert not any(forced[1:])  # (oneDNN's fused first layer picks its own layout for a one-channel input)

@@ -73,11 +73,15 @@ def _tags(model: Musicnn, waveform: torch.Tensor) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- model parity
 @pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize("algorithm", ["conv1d", "conv2d", "matmul", "train-path"])
+@pytest.mark.parametrize(
+    "algorithm", ["conv1d", "conv2d", "matmul", "conv1d/temporal-conv2d", "conv2d/temporal-conv2d", "train-path"]
+)
 def test_taggram_and_penultimate_match_original(
     fixture: dict[str, Any], models: dict[str, Musicnn], name: str, algorithm: str
 ) -> None:
     model = copy.deepcopy(models[name])
+    algorithm, _, temporal = algorithm.partition("/temporal-")
+    model.temporal_algorithm = temporal or "banded"  # type: ignore[assignment]
     if algorithm == "train-path":  # the literal layer-by-layer path the fast path must equal
         model.train()
         for module in model.modules():
@@ -99,6 +103,43 @@ def test_taggram_and_penultimate_match_original(
     assert worst["taggram"] < 1e-4, worst
     assert worst["penultimate"] < 1e-4, worst
     assert worst["pooled"] < 5e-5, worst  # relative to the largest pooled value (measured ~1e-5)
+
+
+@pytest.mark.parametrize("frames", [1, 5, 187, 190])
+def test_banded_temporal_convolutions_equal_conv2d(frames: int) -> None:
+    """The banded matrix products give the temporal blocks' conv2d values, for any number of frames."""
+    model = Musicnn(seed=3).eval()  # random weights: every filter alive, both batch-norm signs
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            gen = torch.Generator().manual_seed(module.num_features)
+            module.weight.data = torch.randn(module.num_features, generator=gen)
+    x = torch.randn(3, frames, 96, generator=torch.Generator().manual_seed(frames)) * 2
+    with torch.inference_mode():
+        model.temporal_algorithm = "conv2d"
+        expected = model.forward_frontend(x)
+        model.temporal_algorithm = "banded"
+        got = model.forward_frontend(x)
+    assert got.shape == expected.shape == (3, 561, frames)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_skipped_filters_never_hide_a_nan(models: dict[str, Musicnn]) -> None:
+    """The negligible filters are judged on the input at hand: a NaN in it reaches the output."""
+    x = torch.rand(2, 187, 96) * 4
+    x[1, 50, 10] = float("nan")
+    with torch.inference_mode():
+        pooled = models["MSD_musicnn"].pooled(x)
+    assert bool(pooled[0].isfinite().all())
+    assert bool(pooled[1].isnan().any())
+
+
+def test_skipping_filters_changes_no_output_even_when_every_filter_is_skipped() -> None:
+    model = Musicnn(seed=0).eval()  # fresh batch-norms: an all-zero patch stays zero, no filter can act
+    every = copy.deepcopy(model)
+    every.skip_dead_filters = False
+    for x in (torch.zeros(2, 187, 96), torch.rand(2, 187, 96)):
+        with torch.inference_mode():
+            torch.testing.assert_close(model.pooled(x), every.pooled(x), rtol=1e-5, atol=1e-6)
 
 
 def test_pooled_features_are_interleaved_max_and_mean(models: dict[str, Musicnn]) -> None:

@@ -11,9 +11,9 @@ import soundfile as sf
 import torch
 
 from musicgenre.audio.transforms import FeatureConfig, LogMelSpectrogram
-from musicgenre.audio.windowing import LogMelFrontEnd, Windowing, cut_windows, track_frames
+from musicgenre.audio.windowing import LogMelFrontEnd, Windowing, cut_windows, track_frames, window_layout
 from musicgenre.cli import main
-from musicgenre.errors import CheckpointError, SplitMismatchError
+from musicgenre.errors import CheckpointError, ConfigurationError, SplitMismatchError
 from musicgenre.experiment import evaluate_checkpoint, run_experiment
 from musicgenre.models import GenreCNN, load_checkpoint, save_checkpoint
 from musicgenre.models.scoring import average_tracks
@@ -279,3 +279,48 @@ def test_from_checkpoint_serves_the_stored_windowing(tmp_path: Path) -> None:
     assert whole.windowing == Windowing("all", None, "logits")
     assert whole.predict(wave).segments == 1 + math.ceil((1 + len(wave) // 128 - SMALL.n_frames) / SMALL.n_frames)
     assert GenreClassifier.from_checkpoint(path, overlap=0.5).windowing == Windowing("all", 16, "logits")
+
+
+def test_a_drop_tail_scores_whole_windows_only_and_checkpoints_keep_it(tmp_path: Path) -> None:
+    n = SMALL.n_frames
+    pad, drop = Windowing(), Windowing(tail="drop")
+    for total in (1, n - 1, n, n + 1, 3 * n - 1, 3 * n, 3 * n + 5):
+        starts, weights = window_layout(total, n, drop)
+        assert len(starts) == max(1, total // n)  # whole windows; a short track is one padded window
+        assert len(window_layout(total, n, pad)[0]) == max(1, math.ceil(total / n))
+        assert bool((weights == 1).all()) or (total < n and len(weights) == 1)
+    frames = torch.randn(1, SMALL.n_mels, 3 * n + 5)
+    front = LogMelFrontEnd(SMALL)
+    cut = cut_windows(frames, front, drop)
+    assert cut.windows.shape[0] == 3
+    assert torch.equal(cut.windows, cut_windows(frames, front, pad).windows[:3])
+    assert pad.to_dict() == {"mode": "all", "hop_frames": None, "average": "probabilities"}  # as 0.2 wrote it
+    assert Windowing.from_dict(drop.to_dict()) == drop
+    with pytest.raises(ConfigurationError, match="tail"):
+        Windowing(tail="repeat")  # type: ignore[arg-type]
+    model = GenreCNN(n_classes=2, n_mels=SMALL.n_mels, n_frames=n, channels=(4,), embedding_dim=8, seed=0)
+    path = save_checkpoint(tmp_path / "m.ckpt", model, classes=["a", "b"], features=SMALL, windowing=drop)
+    served = GenreClassifier.from_checkpoint(path)
+    assert served.windowing == drop
+    wave = _wave(3.0, SMALL.sample_rate)
+    assert served.predict(wave).segments == (1 + len(wave) // SMALL.hop_length) // n
+    assert GenreClassifier.from_checkpoint(path, overlap=0.5).windowing.tail == "drop"
+
+
+def test_the_pretrained_recipe_predicts_on_the_windows_the_tagger_tags() -> None:
+    """One backbone pass per musicnn patch: a genre prediction costs what tagging the track does."""
+    from musicgenre.models.transfer import MusicnnClassifier
+    from musicgenre.predict import Tagger
+    from musicgenre.recipes import PRETRAINED_MUSICNN
+
+    model = MusicnnClassifier.from_pretrained("MSD_musicnn", 3, seed=0)
+    classifier = GenreClassifier(
+        model, ["a", "b", "c"], PRETRAINED_MUSICNN.features, windowing=PRETRAINED_MUSICNN.windowing
+    )
+    tagger = Tagger.from_pretrained("MSD_musicnn")
+    for seconds in (30.013, 7.5, 2.0):
+        wave = _wave(seconds, 22050)
+        prediction = classifier.predict(wave, sample_rate=22050, timeline=True)
+        tags = tagger.tag(wave, sample_rate=22050, timeline=True)
+        assert prediction.segments == tags.patches
+        assert [s.start for s in prediction.timeline or []] == [s.start for s in tags.timeline or []]

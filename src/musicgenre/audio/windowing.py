@@ -53,6 +53,7 @@ __all__ = [
     "Averaging",
     "FrontEnd",
     "LogMelFrontEnd",
+    "Tail",
     "TrackWindows",
     "WindowMode",
     "Windowing",
@@ -63,6 +64,9 @@ __all__ = [
 
 WindowMode = Literal["first", "all"]
 """Which windows of a track are scored, ``"first"`` (the first window only, as the reference evaluates) or ``"all"``."""
+
+Tail = Literal["pad", "drop"]
+"""What ``"all"`` windows do with the frames after the last whole window, ``"pad"`` them or ``"drop"`` them."""
 
 Averaging = Literal["probabilities", "logits"]
 """How window outputs are averaged per track, ``"probabilities"`` (mean softmax) or ``"logits"`` (mean logit)."""
@@ -87,24 +91,36 @@ class Windowing:
         ``"probabilities"`` (default): the mean of the windows' softmax probabilities,
         weighted by the share of each window that holds audio. ``"logits"``: the softmax of
         the same weighted mean of the logits (for a linear head over averaged features).
+    tail
+        ``"all"`` mode: ``"pad"`` (default) adds a last window padded with silence where
+        the track does not end on a window's end, weighted by its share of audio;
+        ``"drop"`` leaves the frames after the last whole window out, as musicnn cuts its
+        patches (a track shorter than one window is still one padded window). For a 30-s
+        track and 3-s windows, ``"drop"`` scores 10 windows instead of 11 (the 11th holding
+        0.02 s of audio).
 
     Examples
     --------
     >>> Windowing(hop_frames=64).hop(129), Windowing().hop(129)
     (64, 129)
     >>> Windowing.from_dict(Windowing(mode="first").to_dict())
-    Windowing(mode='first', hop_frames=None, average='probabilities')
+    Windowing(mode='first', hop_frames=None, average='probabilities', tail='pad')
+    >>> [len(window_layout(1876, 187, Windowing(tail=tail))[0]) for tail in ("pad", "drop")]
+    [11, 10]
     """
 
     mode: WindowMode = "all"
     hop_frames: int | None = None
     average: Averaging = "probabilities"
+    tail: Tail = "pad"
 
     def __post_init__(self) -> None:
         if self.mode not in ("first", "all"):
             raise ConfigurationError(f"Windowing.mode must be 'first' or 'all', got {self.mode!r}")
         if self.average not in ("probabilities", "logits"):
             raise ConfigurationError(f"Windowing.average must be 'probabilities' or 'logits', got {self.average!r}")
+        if self.tail not in ("pad", "drop"):
+            raise ConfigurationError(f"Windowing.tail must be 'pad' or 'drop', got {self.tail!r}")
         if self.hop_frames is not None and (isinstance(self.hop_frames, bool) or self.hop_frames < 1):
             raise ConfigurationError(f"Windowing.hop_frames must be a positive number of frames, got {self.hop_frames}")
 
@@ -123,8 +139,15 @@ class Windowing:
         return window_frames if self.hop_frames is None else self.hop_frames
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (for checkpoints and ``metrics.json``)."""
-        return asdict(self)
+        """Plain values (for checkpoints and ``metrics.json``); ``tail`` only where it is not ``"pad"``.
+
+        Leaving the default out keeps what earlier versions wrote (and read) for the
+        windowings they knew, feature-cache keys included.
+        """
+        data = asdict(self)
+        if self.tail == "pad":
+            del data["tail"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Windowing:
@@ -135,6 +158,7 @@ class Windowing:
             mode=data.get("mode", "all"),
             hop_frames=None if hop is None else int(hop),
             average=data.get("average", "probabilities"),
+            tail=data.get("tail", "pad"),
         )
 
 
@@ -303,7 +327,8 @@ def window_layout(total_frames: int, window_frames: int, windowing: Windowing) -
     if windowing.mode == "first":
         return torch.zeros(1, dtype=torch.long), torch.ones(1)
     hop = windowing.hop(window_frames)
-    count = 1 + max(0, -(-(total_frames - window_frames) // hop))
+    beyond = max(0, total_frames - window_frames)  # frames after the first window
+    count = 1 + (beyond // hop if windowing.tail == "drop" else -(-beyond // hop))
     starts = torch.arange(count) * hop
     return starts, (total_frames - starts).clamp(min=1, max=window_frames).float() / window_frames
 
@@ -314,7 +339,8 @@ def cut_windows(frames: torch.Tensor, front_end: FrontEnd, windowing: Windowing)
     ``"first"``: one window, the first ``window_frames`` (padded with silence). ``"all"``:
     windows starting every :meth:`Windowing.hop` frames until the track is covered (``1 +
     ceil(max(0, frames - window_frames) / hop)`` of them), the last one padded with
-    :attr:`FrontEnd.silence`.
+    :attr:`FrontEnd.silence`; with ``tail="drop"``, only the whole windows (``1 +
+    floor(...)``; a track shorter than one window is one padded window).
     """
     if frames.dim() != 3 or frames.shape[-1] == 0:
         raise ConfigurationError(f"frames must be (1, bands, frames) with frames >= 1, got {tuple(frames.shape)}")
@@ -324,5 +350,5 @@ def cut_windows(frames: torch.Tensor, front_end: FrontEnd, windowing: Windowing)
     if windowing.mode == "first":
         windows = F.fit_length(frames, n, pad_value=front_end.silence).unsqueeze(0)
     else:
-        windows = F.segments(frames, n, windowing.hop(n), pad_value=front_end.silence)
+        windows = F.segments(frames, n, windowing.hop(n), pad_value=front_end.silence)[: len(starts)]
     return TrackWindows(front_end.finish(windows), weights, starts, total)

@@ -16,7 +16,11 @@ What it does (the Performance page gives what each step saves):
 - **Channels-last.** 4-d weights are stored ``(out, kh, kw, in)`` in memory
   (``torch.channels_last``), so convolution, max-pooling and what is left of batch-norm
   run on contiguous channel vectors (oneDNN's preferred layout on CPU). Outputs are the
-  same values; a one-channel input needs no conversion.
+  same values; a one-channel input needs no conversion. By default only where a 2-d
+  convolution reads the many channels of another's output
+  (:func:`prefers_channels_last`): a model whose 2-d convolutions all read one channel
+  (musicnn's front end, whose outputs are reduced and reshaped at once) runs slower
+  channels-last, as every later operation converts the layout back.
 - **Max-pooling as two maximums.** A 2x2 max-pool with stride 2 (``nn.MaxPool2d(2)``) is
   replaced by :class:`MaxPool2x2`: the maximum of the even and odd rows, then of the even
   and odd columns, over strided views. The same values, bit for bit; PyTorch's CPU
@@ -56,6 +60,7 @@ __all__ = [
     "fused_conv_relu_active",
     "is_max_pool_2x2",
     "optimize_for_inference",
+    "prefers_channels_last",
     "replace_max_pooling",
 ]
 
@@ -330,8 +335,22 @@ def fuse_conv_relu(model: nn.Module) -> int:
     return fused
 
 
+def prefers_channels_last(model: nn.Module) -> bool:
+    """Whether a 2-d convolution of *model* reads more than one channel: where the channels-last layout pays.
+
+    Examples
+    --------
+    >>> from musicgenre.models import GenreCNN
+    >>> prefers_channels_last(GenreCNN())
+    True
+    >>> prefers_channels_last(nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU()))
+    False
+    """
+    return any(isinstance(m, nn.Conv2d) and m.in_channels > 1 for m in model.modules())
+
+
 def optimize_for_inference(
-    model: ModuleT, *, channels_last: bool = True, pooling: bool = True, fuse_relu: bool = True
+    model: ModuleT, *, channels_last: bool | None = None, pooling: bool = True, fuse_relu: bool = True
 ) -> ModuleT:
     """An eval-mode copy of *model* for prediction: batch-norm folded where exact, channels-last.
 
@@ -345,7 +364,8 @@ def optimize_for_inference(
     model
         Any model; conv + batch-norm pairs are folded as :func:`fold_batch_norm` describes.
     channels_last
-        Store 4-d weights channels-last (``torch.channels_last``).
+        Store 4-d weights channels-last (``torch.channels_last``); ``None`` (default):
+        where :func:`prefers_channels_last` says so.
     pooling
         Replace 2x2 max-pools by :class:`MaxPool2x2` (:func:`replace_max_pooling`). The
         exports keep ``nn.MaxPool2d`` (``MaxPool`` in ONNX), which their runtimes know.
@@ -377,6 +397,8 @@ def optimize_for_inference(
     if pooling:
         replace_max_pooling(fast)
     fast.requires_grad_(False)
+    if channels_last is None:
+        channels_last = prefers_channels_last(fast)
     if channels_last:
         fast.to(memory_format=torch.channels_last)  # 4-d parameters and buffers only
     return fast

@@ -29,8 +29,9 @@ per-channel affine map ``a * r + b``, so its maximum over frequency is ``a * rel
 conv) + b`` where ``a >= 0`` and ``a * relu(min conv) + b`` where ``a < 0``; the model
 reduces the convolution output over frequency first and applies ReLU and batch-norm to
 the ``(batch, filters, frames)`` result only. The timbral convolutions (most of the
-cost) run as 1-D convolutions over frequency with the 7 time taps as input channels
-(see ``benchmarks/musicnn.py`` for the comparison of the alternatives).
+cost) run as 1-D convolutions over frequency with the 7 time taps as input channels,
+the temporal ones as matrix products of a banded matrix of their taps with blocks of
+frames (see ``benchmarks/musicnn.py`` for the comparison of the alternatives).
 """
 
 from __future__ import annotations
@@ -46,11 +47,16 @@ from musicgenre._config import from_plain
 from musicgenre._random import seeded
 from musicgenre.errors import ConfigurationError
 
-__all__ = ["ConvBlock", "Musicnn", "MusicnnConfig", "TimbralAlgorithm"]
+__all__ = ["ConvBlock", "Musicnn", "MusicnnConfig", "TemporalAlgorithm", "TimbralAlgorithm"]
 
 ModelT = TypeVar("ModelT", bound="Musicnn")
 TimbralAlgorithm = Literal["conv2d", "conv1d", "matmul"]
 """The ways to compute the timbral convolutions in eval mode; all give the same values (to float rounding)."""
+TemporalAlgorithm = Literal["conv2d", "banded"]
+"""The ways to compute the temporal convolutions in eval mode; both give the same values (to float rounding)."""
+
+#: Output frames per block of the banded temporal product (see :func:`_banded_temporal`).
+_BAND_FRAMES = 4
 
 _TF_EPS, _TF_MOMENTUM = 1e-3, 0.01  # TF's batch-norm epsilon; momentum 0.99 in TF's convention
 
@@ -63,10 +69,15 @@ def _bn1d(channels: int) -> nn.BatchNorm1d:
     return nn.BatchNorm1d(channels, eps=_TF_EPS, momentum=_TF_MOMENTUM)
 
 
-_DEAD_WEIGHT = 1e-20
-"""Filters whose weights are all below this in magnitude are "dead" (weight decay drove them to ~1e-31):
-for any input below 1e5 in magnitude they change the conv output by under 1e-14, so the eval fast path
-treats their output as the bias alone. musicnn's MSD model has 347 of its 408 timbral filters dead."""
+_NEGLIGIBLE = 1e-7
+"""A front-end filter whose largest possible effect on its block's output is below this is skipped.
+
+The effect is bounded by ``|batch-norm scale| * sum(|weights|) * max(|input|)`` (ReLU and the
+maximum over frequency are 1-Lipschitz), computed at each call from the input it gets; the
+output of such a filter is taken as its bias's, ``relu(bias) * scale + shift``, within 1e-7
+(float32 rounding of the features). Weight decay drove most of musicnn's MSD filters to weights of
+1e-31 to 1e-9 with batch-norm scales of 1e-6 or less: 360 of its 408 timbral filters and 126 of its
+153 temporal ones."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,53 @@ def _bn_affine(bn: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch
     return scale, bn.bias - bn.running_mean * scale
 
 
+def _banded_temporal(x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor, frames: int) -> torch.Tensor:
+    """A temporal (``k x 1``) convolution's maximum over frequency, as matrix products over blocks of frames.
+
+    ``y[b, c, t, f] = bias[c] + sum_j taps[c, j] x[b, t + j, f]``. For a block of ``s``
+    consecutive output frames starting at ``t0``, the outputs are one product
+    ``W (s C, s + k - 1) @ x[b, t0 : t0 + s + k - 1, :]``, where ``W`` holds the taps on
+    ``s`` shifted diagonals (a banded Toeplitz matrix) and the right-hand side is a
+    contiguous slice of the input: the blocks are strided views of *x* (no copy, unlike
+    an im2col), and the products are large enough to run near the machine's matrix-
+    multiply rate, where a convolution with one input channel and a tall kernel does
+    not. It costs ``(s + k - 1) / k`` of the convolution's multiply-adds.
+
+    Parameters
+    ----------
+    x
+        ``(batch, frames + k - 1, bands)``, padded on the time axis.
+    taps
+        ``(filters, k)``.
+    bias
+        ``(filters,)``.
+    frames
+        Output frames.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch, filters, frames)``: the maximum over bands of the convolution plus bias.
+    """
+    s = _BAND_FRAMES
+    filters, k = taps.shape
+    blocks = -(-frames // s)
+    need = blocks * s + k - 1
+    if x.shape[1] < need:  # the last block reads past the padded input: zeros, outputs dropped
+        x = F.pad(x, (0, 0, 0, need - x.shape[1]))
+    x = x.contiguous()
+    band = taps.new_zeros(s, filters, s + k - 1)
+    for i in range(s):
+        band[i, :, i : i + k] = taps
+    band = band.view(s * filters, s + k - 1)
+    bands = x.shape[2]
+    out = []
+    for item in x:  # (rows, bands): its blocks as overlapping views, one batched product
+        views = item.as_strided((blocks, s + k - 1, bands), (s * bands, bands, 1))
+        out.append(torch.matmul(band, views).amax(dim=2).view(blocks * s, filters)[:frames])
+    return torch.stack(out).transpose(1, 2) + bias[:, None]
+
+
 class ConvBlock(nn.Module):
     """A musicnn front-end block: convolution, ReLU, batch-norm, max over frequency.
 
@@ -254,10 +312,16 @@ class Musicnn(nn.Module):
     timbral_algorithm : TimbralAlgorithm
         ``"conv1d"``, ``"conv2d"`` or ``"matmul"``: how the eval-mode fast path computes
         the timbral convolutions (same values to float rounding; ``"conv1d"`` by default).
+    temporal_algorithm : TemporalAlgorithm
+        ``"banded"`` or ``"conv2d"``: how the eval-mode fast path computes the temporal
+        convolutions (same values to float rounding; ``"banded"`` by default, see
+        :func:`_banded_temporal`).
     skip_dead_filters : bool
-        In the eval fast path, skip front-end filters whose weights are all below 1e-20
-        (their output is their bias to within 1e-14); most of the pretrained MSD
-        model's timbral filters are such. Training always computes every filter.
+        In the eval fast path, skip front-end filters that cannot move their block's
+        output by 1e-7 for the input at hand (``|batch-norm scale| * sum(|weights|) *
+        max(|input|)``): their output is their bias's to within that. Most of the
+        pretrained MSD model's front-end filters are such (weight decay drove them to
+        nothing). Training always computes every filter.
 
     Examples
     --------
@@ -268,6 +332,7 @@ class Musicnn(nn.Module):
     """
 
     timbral_algorithm: TimbralAlgorithm = "conv1d"
+    temporal_algorithm: TemporalAlgorithm = "banded"
     skip_dead_filters: bool = True
 
     def __init__(self, config: MusicnnConfig | None = None, *, seed: int | None = None, **overrides: Any) -> None:
@@ -322,7 +387,11 @@ class Musicnn(nn.Module):
         assert bias is not None
         live: torch.Tensor | None = None
         if self.skip_dead_filters and not _tracing():
-            alive = weight.flatten(1).abs().amax(dim=1) > _DEAD_WEIGHT
+            reach = weight.flatten(1).abs().sum(dim=1) * scale.abs() * x.abs().amax()
+            alive = ~(reach < _NEGLIGIBLE)  # NaN in the input: every filter computed, NaN kept
+            if not bool(alive.any()):  # (an all-zero input): every output is its bias's
+                const = bias[None, :, None].expand(x.shape[0], -1, x.shape[2])
+                return torch.relu(const) * scale[:, None] + shift[:, None]
             if not bool(alive.all()):
                 live = alive.nonzero().squeeze(1)
                 full_bias = bias
@@ -341,10 +410,12 @@ class Musicnn(nn.Module):
                 cols = taps.unfold(2, kf, 1)  # (B, T, F', kt, kf)
                 y = cols.reshape(batch, frames, cols.shape[2], kt * kf) @ weight.view(weight.shape[0], -1).T + bias
                 top = y.amax(dim=2).transpose(1, 2)
+        elif not timbral and self.temporal_algorithm == "banded" and not _tracing() and weight.shape[3] == 1:
+            top = _banded_temporal(xp[:, 0], weight[:, 0, :, 0], bias, x.shape[2])
         else:
             top = F.conv2d(xp, weight, bias).amax(dim=3)  # (B, C, T)
         pick = top * live_sign[:, None]  # max(y) where the scale is >= 0, min(y) where it is negative
-        if live is not None:  # dead filters: conv output = bias (their weights add < 1e-14)
+        if live is not None:  # skipped filters: conv output = bias (their effect is below _NEGLIGIBLE)
             const = full_bias[None, :, None].expand(x.shape[0], -1, x.shape[2])
             pick = const.index_copy(1, live, pick)
         return torch.relu(pick) * scale[:, None] + shift[:, None]

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -233,10 +234,11 @@ class GenreClassifier:
                 if windows == "first":
                     raise ConfigurationError("overlap applies to windows='all', not 'first'")
                 windowing = Windowing.from_overlap(overlap, checkpoint.features.n_frames, average=stored.average)
+                windowing = replace(windowing, tail=stored.tail)
             elif windows == "all" and stored.mode == "first":
                 windowing = Windowing("all", None, stored.average)
             elif windows is not None:
-                windowing = Windowing(windows, stored.hop_frames, stored.average)
+                windowing = Windowing(windows, stored.hop_frames, stored.average, stored.tail)
             else:
                 windowing = stored
         except ConfigurationError as exc:

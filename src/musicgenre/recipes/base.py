@@ -26,7 +26,7 @@ import torch
 
 from musicgenre.audio import functional as F
 from musicgenre.audio.transforms import FeatureConfig
-from musicgenre.audio.windowing import Averaging, FrontEnd, LogMelFrontEnd, Windowing, cut_windows, window_layout
+from musicgenre.audio.windowing import Averaging, FrontEnd, LogMelFrontEnd, Tail, Windowing, cut_windows, window_layout
 from musicgenre.data.cache import CacheMode, ClipSource, FeatureSet, extract_features
 from musicgenre.errors import ConfigurationError
 from musicgenre.models.protocol import GenreModel
@@ -133,6 +133,10 @@ class Recipe(abc.ABC):
         How window outputs are averaged per track: ``"probabilities"`` (the mean of the
         windows' softmax, weighted by their share of audio) or ``"logits"`` (softmax of
         the weighted mean logit).
+    eval_tail
+        With :attr:`eval_hop`: ``"pad"`` scores a last window padded with silence where a
+        track does not end on a window's end, ``"drop"`` only whole windows (see
+        :class:`~musicgenre.audio.windowing.Windowing`).
     spec_augment
         ``(max_mask_pct, n_freq_masks, n_time_masks)`` for training, or ``None``.
     gain_db
@@ -147,6 +151,7 @@ class Recipe(abc.ABC):
     crops_per_track: int = 1
     eval_hop: float | None = None
     eval_average: Averaging = "probabilities"
+    eval_tail: Tail = "pad"
     spec_augment: tuple[float, int, int] | None = None
     gain_db: float = 0.0
 
@@ -215,7 +220,8 @@ class Recipe(abc.ABC):
         """
         if self.eval_hop is None:
             return Windowing("first", None, self.eval_average)
-        return Windowing("all", max(1, round(self.features.n_frames * self.eval_hop)), self.eval_average)
+        hop = max(1, round(self.features.n_frames * self.eval_hop))
+        return Windowing("all", hop, self.eval_average, self.eval_tail)
 
     @property
     def max_seconds(self) -> float | None:
@@ -266,7 +272,9 @@ class Recipe(abc.ABC):
         """The recipe with the features and windows a checkpoint of *model* records (to score it again)."""
         n_frames = features.n_frames
         eval_hop = None if windowing.mode == "first" else windowing.hop(n_frames) / n_frames
-        return replace(self, features=features, eval_hop=eval_hop, eval_average=windowing.average)
+        return replace(
+            self, features=features, eval_hop=eval_hop, eval_average=windowing.average, eval_tail=windowing.tail
+        )
 
     def train_view(self) -> TrainView:
         """The per-item training transform of cached features; use it with a seed (see :class:`TrainView`)."""

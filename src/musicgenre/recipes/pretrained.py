@@ -202,7 +202,8 @@ class PretrainedRecipe(Recipe):
 #: The pretrained recipe, musicnn (MSD) features of every 3-s window computed once, a linear
 #: head fitted on each track's mean feature (logistic regression solved to convergence, its
 #: regularisation chosen on held-out tracks, class-balanced), per-track logits averaged over
-#: back-to-back windows. See :class:`PretrainedSettings`.
+#: back-to-back whole windows (the frames after the last one left out, as musicnn's tagger
+#: cuts its patches). See :class:`PretrainedSettings`.
 PRETRAINED_MUSICNN: PretrainedRecipe = PretrainedRecipe(
     name="pretrained",
     description="musicnn (MSD) backbone, frozen; logistic head on cached track-mean features, class-balanced",
@@ -219,6 +220,7 @@ PRETRAINED_MUSICNN: PretrainedRecipe = PretrainedRecipe(
     crop="random",
     eval_hop=1.0,
     eval_average="logits",
+    eval_tail="drop",
 )
 
 #: The plain linear probe on the same features as a recipe, scikit-learn's
