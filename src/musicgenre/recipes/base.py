@@ -233,7 +233,7 @@ class Recipe(abc.ABC):
 
     @property
     def transfer(self) -> Any:
-        """Deprecated: musicgenre 0.2.0's field, now the pretrained recipe's ``settings``.
+        """The pretrained recipe's ``settings``, under musicgenre 0.2.0's (deprecated) name.
 
         :attr:`PretrainedRecipe.settings <musicgenre.recipes.pretrained.PretrainedRecipe.settings>`
         (the :class:`~musicgenre.recipes.pretrained.PretrainedSettings`; a recipe kind's
