@@ -112,7 +112,7 @@ def _embed_rows(count: int, repeats: int) -> None:
 
     from musicgenre.data import GTZANDataset
     from musicgenre.data.cache import extract_features
-    from musicgenre.models.transfer import MusicnnClassifier
+    from musicgenre.models import MusicnnClassifier
     from musicgenre.parallel import default_workers
     from musicgenre.recipes import PRETRAINED_MUSICNN
     from musicgenre.training.embeddings import embed_tracks

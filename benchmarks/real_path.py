@@ -402,8 +402,7 @@ def prediction_checkpoints(folder: Path) -> dict[str, Path]:
     cost is the backbone's).
     """
     from musicgenre.genres import GENRES
-    from musicgenre.models import save_checkpoint
-    from musicgenre.models.transfer import MusicnnClassifier
+    from musicgenre.models import MusicnnClassifier, save_checkpoint
     from musicgenre.recipes import PRETRAINED_MUSICNN, REFERENCE
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,7 @@ from musicgenre.audio.frontends import MusicnnFrontEnd
 from musicgenre.errors import ConfigurationError, MissingDependencyError
 from musicgenre.export import METADATA_KEY, export_onnx, export_torchscript
 from musicgenre.genres import GENRES
-from musicgenre.models import GenreCNN, GenreModel, MusicnnClassifier, SpectrogramImageCNN, TransferConfig
-from musicgenre.models.transfer import MusicnnFrames
+from musicgenre.models import GenreCNN, GenreModel, MusicnnClassifier, MusicnnClassifierConfig, SpectrogramImageCNN
 
 # PyTorch 2.9+ deprecates TorchScript (FutureWarning on trace/save/load) and the
 # TorchScript-based ONNX exporter (DeprecationWarnings); the export still works and is
@@ -157,7 +156,7 @@ MUSICNN_FEATURES = FeatureConfig(sample_rate=16000, clip_ms=3000, n_mels=96, n_f
 @pytest.mark.parametrize("kind", sorted(EXPORTS))
 def test_a_pretrained_recipe_export_describes_musicnn_frames(tmp_path: Path, kind: str) -> None:
     export, read = EXPORTS[kind]
-    model = MusicnnClassifier(TransferConfig(n_classes=3), seed=0).eval()
+    model = MusicnnClassifier(MusicnnClassifierConfig(n_classes=3), seed=0).eval()
     path = export(model, tmp_path / f"model.{kind}", classes=["a", "b", "c"], features=MUSICNN_FEATURES)
     run, metadata = read(path)
     spec = metadata["input"]
@@ -173,7 +172,7 @@ def test_a_pretrained_recipe_export_describes_musicnn_frames(tmp_path: Path, kin
     rebuilt = MusicnnFrontEnd(**settings)
     wave = torch.randn(front["sample_rate"] * 3, generator=torch.Generator().manual_seed(0)) * 0.1
     with torch.no_grad():
-        ours = MusicnnFrames(model.config.backbone).frames(wave)[..., : spec["frames"]].unsqueeze(0)
+        ours = model.front_end().frames(wave)[..., : spec["frames"]].unsqueeze(0)
         theirs = rebuilt(wave).T[None, None, :, : spec["frames"]]
         assert torch.equal(theirs, ours)
         torch.testing.assert_close(run(theirs), model(ours), atol=1e-4, rtol=0)

@@ -311,7 +311,7 @@ def test_shared_windows_refuse_what_they_cannot_reproduce() -> None:
 
 
 def test_channels_last_only_where_a_convolution_reads_many_channels() -> None:
-    from musicgenre.models.transfer import MusicnnClassifier
+    from musicgenre.models import MusicnnClassifier
 
     def outputs_channels_last(model: nn.Module) -> list[bool]:
         layouts = []

@@ -218,7 +218,7 @@ def test_subclass_overriding_make_block(rng: np.random.Generator) -> None:
 
 def test_input_spec_says_what_each_model_reads() -> None:
     from musicgenre.audio import FeatureConfig
-    from musicgenre.models import GenreModel, MusicnnClassifier, SpectrogramImageCNN, TransferConfig
+    from musicgenre.models import GenreModel, MusicnnClassifier, MusicnnClassifierConfig, SpectrogramImageCNN
 
     features = FeatureConfig()
     cnn = GenreCNN(seed=0).input_spec(features)
@@ -229,7 +229,7 @@ def test_input_spec_says_what_each_model_reads() -> None:
     assert GenreCNN(seed=0).input_spec().front_end is None  # no FeatureConfig: unknown
     image = SpectrogramImageCNN(seed=0).input_spec(features)
     assert (image.name, image.shape, image.features) == ("image", ("batch", 3, 128, 128), None)
-    musicnn = MusicnnClassifier(TransferConfig(n_classes=2), seed=0).input_spec(features)
+    musicnn = MusicnnClassifier(MusicnnClassifierConfig(n_classes=2), seed=0).input_spec(features)
     assert (musicnn.name, musicnn.shape, musicnn.features) == ("musicnn_frames", ("batch", 1, 96, "frames"), None)
     assert musicnn.front_end is not None
     assert (musicnn.front_end["formula"], musicnn.front_end["sample_rate"]) == ("log10(10000 * mel_power + 1)", 16000)

@@ -337,10 +337,10 @@ def test_musicnn_fine_tuned_for_genres_round_trips_through_a_checkpoint(
     models: dict[str, Musicnn], tmp_path: Path
 ) -> None:
     """What a checkpoint of a musicnn with new classes was for: MusicnnClassifier, the whole network trainable."""
-    from musicgenre.models import MusicnnClassifier, TransferConfig
+    from musicgenre.models import MusicnnClassifier, MusicnnClassifierConfig
     from musicgenre.models.checkpoint import load_checkpoint, save_checkpoint
 
-    model = MusicnnClassifier(TransferConfig(backbone="MTT_musicnn", n_classes=3, layer="penultimate"), seed=0)
+    model = MusicnnClassifier(MusicnnClassifierConfig(backbone="MTT_musicnn", n_classes=3, layer="penultimate"), seed=0)
     model.backbone.load_state_dict(models["MTT_musicnn"].state_dict())
     model.freeze_backbone("all")
     assert all(p.requires_grad for p in model.parameters())

@@ -309,7 +309,7 @@ def test_a_drop_tail_scores_whole_windows_only_and_checkpoints_keep_it(tmp_path:
 
 def test_the_pretrained_recipe_predicts_on_the_windows_the_tagger_tags() -> None:
     """One backbone pass per musicnn patch: a genre prediction costs what tagging the track does."""
-    from musicgenre.models.transfer import MusicnnClassifier
+    from musicgenre.models import MusicnnClassifier
     from musicgenre.predict import Tagger
     from musicgenre.recipes import PRETRAINED_MUSICNN
 

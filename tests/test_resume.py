@@ -222,17 +222,17 @@ def test_model_checkpoint_files_remember_windows_and_parts(tmp_path: Path) -> No
 def test_track_trainer_and_model_checkpoint_take_any_genre_model(tmp_path: Path) -> None:
     """Not only GenreCNN: a backbone-plus-head model trains, validates per track and is checkpointed."""
     from musicgenre.data.cache import FeatureSet
-    from musicgenre.models import MusicnnClassifier, MusicnnFrames, TransferConfig
+    from musicgenre.models import MusicnnClassifier, MusicnnClassifierConfig
     from musicgenre.training.tracks import TrackTrainer, track_batches
 
-    model = MusicnnClassifier(TransferConfig(n_classes=3), seed=0)
+    model = MusicnnClassifier(MusicnnClassifierConfig(n_classes=3), seed=0)
     gen = torch.Generator().manual_seed(0)
     frames = [torch.rand(1, 96, 187, generator=gen) * 3 + t for t in (0, 1, 2, 0, 1, 2)]
     data = FeatureSet.from_spectrograms(frames, [0, 1, 2, 0, 1, 2], [Path(f"{i}.wav") for i in range(6)], CLASSES)
     windowing = Windowing("all", 187, "logits")
     callback = ModelCheckpoint(tmp_path, classes=CLASSES, windowing=windowing)
     trainer = TrackTrainer(_config(max_epochs=1, patience=None, batch_size=3), [callback])
-    history = trainer.fit(model, data, track_batches(data, [3, 4, 5], MusicnnFrames(), windowing))
+    history = trainer.fit(model, data, track_batches(data, [3, 4, 5], model.front_end(), windowing))
     assert len(history.epochs) == 1
     assert math.isfinite(history.epochs[0].val_loss)
     loaded = load_checkpoint(callback.best_path)

@@ -22,7 +22,7 @@ from musicgenre.data.embeddings import WindowEmbeddings
 from musicgenre.errors import ConfigurationError
 from musicgenre.experiment import cv_folds, evaluate_checkpoint, load_data, run_experiment
 from musicgenre.models import load_checkpoint, save_checkpoint
-from musicgenre.models.transfer import MusicnnClassifier, TransferConfig
+from musicgenre.models.musicnn_classifier import FeatureHead, MusicnnClassifier, MusicnnClassifierConfig
 from musicgenre.recipes import PRETRAINED_MUSICNN, PretrainedRecipe, PretrainedSettings, get_recipe
 from musicgenre.synthetic import make_synthetic_gtzan
 from musicgenre.training.callbacks import Callback, History
@@ -78,12 +78,10 @@ class LinearHeadModel(MusicnnClassifier):
     """A MusicnnClassifier whose head reads *dim*-d features (for synthetic features)."""
 
     def __init__(self, n_classes: int, dim: int, seed: int = 0) -> None:
-        super().__init__(TransferConfig(n_classes=n_classes), seed=seed)
-        from musicgenre.models.transfer import TransferHead
-
+        super().__init__(MusicnnClassifierConfig(n_classes=n_classes), seed=seed)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            self.head = TransferHead(dim, n_classes)
+            self.head = FeatureHead(dim, n_classes)
 
 
 def split(n: int, seed: int = 0) -> tuple[list[int], list[int], list[int]]:
@@ -94,7 +92,7 @@ def split(n: int, seed: int = 0) -> tuple[list[int], list[int], list[int]]:
 
 # -- the model -----------------------------------------------------------------------------
 def test_model_is_backbone_plus_head_and_mean_logits_equal_head_of_mean_features() -> None:
-    model = MusicnnClassifier(TransferConfig(n_classes=3), seed=0).eval()
+    model = MusicnnClassifier(MusicnnClassifierConfig(n_classes=3), seed=0).eval()
     x = torch.randn(5, 1, 96, 187)
     features = model.forward_features(x)
     assert features.shape == (5, 1506)
@@ -115,11 +113,11 @@ def test_from_pretrained_loads_the_packaged_backbone() -> None:
     assert torch.allclose(model.forward_features(x.transpose(1, 2).unsqueeze(1)), reference.pooled(x), atol=1e-5)
     assert model.num_classes == 4
     with pytest.raises(ConfigurationError, match="unknown pretrained model"):
-        TransferConfig(backbone="nope")
+        MusicnnClassifierConfig(backbone="nope")
 
 
 def test_checkpoint_round_trip_gives_equal_predictions(tmp_path: Path) -> None:
-    model = MusicnnClassifier(TransferConfig(n_classes=3), seed=0).eval()
+    model = MusicnnClassifier(MusicnnClassifierConfig(n_classes=3), seed=0).eval()
     model.head.set_standardization(torch.randn(20, 1506) * 3 + 1)
     path = save_checkpoint(tmp_path / "model.ckpt", model, classes=["a", "b", "c"])
     loaded = load_checkpoint(path)
@@ -145,7 +143,7 @@ def test_export_backbone_and_head_as_one_torchscript_model(tmp_path: Path) -> No
 
 # -- cached window features ------------------------------------------------------------------
 def test_embed_features_encodes_each_window_once_and_serves_the_disk_cache(tmp_path: Path) -> None:
-    model = MusicnnClassifier(TransferConfig(n_classes=2), seed=0).eval()
+    model = MusicnnClassifier(MusicnnClassifierConfig(n_classes=2), seed=0).eval()
     frames = [torch.rand(1, 96, 200) * 3, torch.rand(1, 96, 500) * 3]
     data = FeatureSet.from_spectrograms(frames, [0, 1], [Path("a.wav"), Path("b.wav")], ("x", "y"))
     encoder = BackboneEncoder(model, WINDOWING)
@@ -368,6 +366,151 @@ def test_moved_names_warn_and_keep_their_old_signatures() -> None:
     assert torch.equal(heads_trained[0], heads_trained[1])
     with pytest.raises(AttributeError):
         _ = old.no_such_name
+
+
+def test_old_model_names_warn_and_are_the_new_objects() -> None:
+    import musicgenre.models as models
+    import musicgenre.models.musicnn_classifier as new
+    import musicgenre.models.transfer as old
+
+    for name, value in [
+        ("MusicnnClassifier", new.MusicnnClassifier),
+        ("TransferConfig", new.MusicnnClassifierConfig),
+        ("TransferHead", new.FeatureHead),
+        ("TransferLayer", new.BackboneLayer),
+    ]:
+        with pytest.warns(DeprecationWarning, match=rf"models\.transfer\.{name} is deprecated"):
+            assert getattr(old, name) is value
+    for name, value in [("TransferConfig", new.MusicnnClassifierConfig), ("TransferHead", new.FeatureHead)]:
+        with pytest.warns(DeprecationWarning, match=rf"models\.{name} is deprecated"):
+            assert getattr(models, name) is value
+    with pytest.warns(DeprecationWarning, match="MusicnnFrontEnd"):
+        frames_cls = models.MusicnnFrames
+    with pytest.warns(DeprecationWarning, match="MusicnnFrontEnd"):
+        assert old.MusicnnFrames is frames_cls
+    with pytest.raises(AttributeError):
+        _ = old.no_such_name
+    with pytest.raises(AttributeError):
+        _ = models.no_such_name
+
+
+#: musicgenre 0.2.0's ``MusicnnFrames("MSD_musicnn").key``: disk caches of musicnn frames are keyed by it.
+MUSICNN_KEY_0_2_0 = (
+    '{"float16": true, "front_end": "musicnn", "hop_length": 256, "n_fft": 512, "n_mels": 96, '
+    '"pad_mode": "constant", "sample_rate": 16000}'
+)
+
+
+def test_musicnn_frames_is_the_backbones_musicnn_front_end_with_its_old_key_and_attributes() -> None:
+    from musicgenre.audio.frontends import MusicnnFrontEnd
+
+    with pytest.warns(DeprecationWarning, match="MusicnnFrontEnd"):
+        from musicgenre.models.transfer import MusicnnFrames
+    old = MusicnnFrames("MTT_musicnn")
+    new = MusicnnClassifier(MusicnnClassifierConfig(backbone="MTT_musicnn", n_classes=2)).front_end()
+    assert isinstance(old, MusicnnFrontEnd)
+    assert type(new) is MusicnnFrontEnd
+    assert old.key == new.key == MUSICNN_KEY_0_2_0  # existing feature caches stay valid
+    assert (old.backbone, old.module, old.n_bands) == ("MTT_musicnn", old, 96)
+    wave = torch.randn(16000 * 2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(old.frames(wave), new.frames(wave))
+    assert (old.window_frames, old.window_samples, old.silence) == (187, 186 * 256, 0.0)
+
+
+def test_make_frontend_and_recipe_transfer_are_deprecated_spellings() -> None:
+    from musicgenre.models.pretrained import pretrained_info
+    from musicgenre.recipes import REFERENCE
+
+    entry = pretrained_info("MSD_musicnn")
+    with pytest.warns(DeprecationWarning, match="make_front_end"):
+        old = entry.make_frontend()
+    assert repr(old) == repr(entry.make_front_end())
+    assert old.key == entry.make_front_end().key
+    recipe = get_recipe("pretrained")
+    assert isinstance(recipe, PretrainedRecipe)
+    with pytest.warns(DeprecationWarning, match=r"PretrainedRecipe\.settings"):
+        assert recipe.transfer is recipe.settings
+    with pytest.warns(DeprecationWarning, match=r"Recipe\.transfer is deprecated"):
+        assert REFERENCE.transfer is None  # as 0.2.0's field was for a CNN recipe
+
+
+def test_a_checkpoint_written_through_the_old_names_loads_as_before(tmp_path: Path) -> None:
+    """Checkpoints name the class, "MusicnnClassifier", and hold 0.2.0's config keys and weight names."""
+    with pytest.warns(DeprecationWarning, match=r"transfer\.MusicnnClassifier is deprecated"):
+        from musicgenre.models.transfer import MusicnnClassifier as OldClassifier
+    with pytest.warns(DeprecationWarning, match=r"transfer\.TransferConfig is deprecated"):
+        from musicgenre.models.transfer import TransferConfig
+
+    model = OldClassifier(TransferConfig(n_classes=3, hidden=8), seed=0).eval()
+    model.head.set_standardization(torch.randn(20, 1506) * 3 + 1)
+    path = save_checkpoint(tmp_path / "model.ckpt", model, classes=["a", "b", "c"])
+    payload = torch.load(path, weights_only=True)
+    assert payload["model_class"] == "MusicnnClassifier"
+    assert payload["model_config"] == {
+        "backbone": "MSD_musicnn",
+        "n_classes": 3,
+        "layer": "pooled",
+        "hidden": 8,
+        "dropout": 0.0,
+    }
+    head_keys = {k for k in payload["state_dict"] if k.startswith("head.")}
+    assert head_keys == {
+        "head.mean",
+        "head.scale",
+        "head.hidden.0.weight",
+        "head.hidden.0.bias",
+        "head.classifier.weight",
+        "head.classifier.bias",
+    }
+    loaded = load_checkpoint(path)
+    assert type(loaded.model) is MusicnnClassifier
+    assert loaded.model.config == MusicnnClassifierConfig(n_classes=3, hidden=8)
+    x = torch.randn(2, 1, 96, 187)
+    assert torch.equal(loaded.model(x), model(x))
+
+
+# -- musicnn's front end is a FrontEnd ------------------------------------------------------------
+def test_musicnn_front_end_is_a_front_end_whose_frames_are_a_view_of_its_output() -> None:
+    from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
+    from musicgenre.audio.windowing import FrontEnd, cut_windows
+    from musicgenre.data._store import FrameBuffer
+    from musicgenre.predict.featurizer import Patches, SlidingWindows
+
+    front = MusicnnFrontEnd(window_frames=100)
+    assert isinstance(front, FrontEnd)
+    assert (front.window_frames, front.window_samples, front.silence) == (100, 99 * 256, 0.0)
+    wave = torch.randn(16000 * 5, generator=torch.Generator().manual_seed(1))
+    out = front(wave)
+    frames = front.frames(wave.unsqueeze(0))
+    assert frames.shape == (1, 96, out.shape[0])
+    assert torch.equal(frames[0].T, out)
+    assert frames.stride()[1:] == (1, 96)  # a view of the (frames, n_mels) output, not a copy
+    assert torch.equal(front.finish(frames), frames)
+    copy = frames.contiguous()
+    # everything downstream gives the same from the view as from a copy
+    for windowing in (Windowing("all", 60), Windowing("first")):
+        assert torch.equal(cut_windows(frames, front, windowing).windows, cut_windows(copy, front, windowing).windows)
+        sliding = SlidingWindows(windowing)
+        assert torch.equal(sliding.cut(frames, front)[0], sliding.cut(copy, front)[0])
+    patches = Patches(100).cut(frames, front)[0]
+    assert torch.equal(patches, Patches(100).cut(copy, front)[0])
+    assert torch.equal(patches, musicnn_patches(out, 100))
+    stored, fresh = FrameBuffer(96), FrameBuffer(96)
+    span = stored.append(frames, 1)
+    fresh.append(copy, 1)
+    assert torch.equal(stored.buffer[span[0] : span[1]], out)
+    assert torch.equal(stored.buffer, fresh.buffer)
+
+
+def test_tagger_runs_the_musicnn_front_end_itself() -> None:
+    from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
+    from musicgenre.predict import Tagger
+
+    tagger = Tagger.from_pretrained("MTT_musicnn")
+    assert type(tagger.front_end) is MusicnnFrontEnd
+    assert tagger.pipeline.featurizer.front_end is tagger.front_end
+    wave = torch.randn(16000 * 7, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(tagger.patches(wave), musicnn_patches(tagger.front_end(wave)))
 
 
 # -- the head as a convex problem ---------------------------------------------------------------

@@ -4,10 +4,14 @@
 ``feature.melspectrogram`` with librosa's defaults, then ``log10(10000 * mel + 1)``)
 with torch/torchaudio, batched over any leading dimensions; :func:`musicnn_patches`
 cuts the result into the 187-frame patches the model reads, as the extractor does.
+It is also a :class:`~musicgenre.audio.windowing.FrontEnd` (:meth:`MusicnnFrontEnd.frames`,
+bands first), so the shared windowing cuts musicnn's frames as it cuts log-mel
+spectrograms.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import torch
@@ -28,7 +32,7 @@ _FLOAT16_MAX = 65504.0
 
 
 class MusicnnFrontEnd(nn.Module):
-    """musicnn's input features: mono waveform ``(..., time)`` -> ``(..., frames, n_mels)``.
+    """musicnn's input features: mono waveform ``(..., time)`` -> ``(..., frames, n_mels)``; a front end.
 
     The computation is librosa 0.10/0.11's ``melspectrogram`` with musicnn's arguments:
     a centred STFT (``n_fft`` 512, hop 256, periodic Hann window, the signal padded with
@@ -37,6 +41,11 @@ class MusicnnFrontEnd(nn.Module):
     ``filters.mel`` defaults), then ``log10(10000 * mel + 1)``. Frames come out first,
     as musicnn's patches and :class:`~musicgenre.models.musicnn.Musicnn` expect them;
     ``1 + time // hop_length`` of them. The filter bank and the window are buffers.
+
+    It is a :class:`~musicgenre.audio.windowing.FrontEnd` too: :meth:`frames` gives a
+    whole track's frames bands first, ``(1, n_mels, frames)``, as every feature store of
+    the library keeps them, and a model window is ``window_frames`` of them; digital
+    silence is 0 (``log10(1)``) and nothing is done per window (:meth:`finish`).
 
     Parameters
     ----------
@@ -54,12 +63,17 @@ class MusicnnFrontEnd(nn.Module):
         Round the mel power to float16 before the log, as musicnn's extractor does
         (``audio_rep.astype(np.float16)``); values beyond float16's range are clipped
         to its maximum (where the original gives ``inf``).
+    window_frames
+        Frames in one model window (187 = 3 s, musicnn's patch,
+        :data:`MUSICNN_PATCH_FRAMES`); it changes no frame.
 
     Examples
     --------
     >>> front = MusicnnFrontEnd()
     >>> tuple(front(torch.zeros(2, 48000)).shape)
     (2, 188, 96)
+    >>> tuple(front.frames(torch.zeros(48000)).shape), front.window_frames, front.window_samples
+    ((1, 96, 188), 187, 47616)
     """
 
     window: torch.Tensor
@@ -74,13 +88,15 @@ class MusicnnFrontEnd(nn.Module):
         *,
         pad_mode: Literal["constant", "reflect"] = "constant",
         float16: bool = True,
+        window_frames: int = MUSICNN_PATCH_FRAMES,
     ) -> None:
         super().__init__()
-        if min(sample_rate, n_fft, hop_length, n_mels) < 1:
-            raise ConfigurationError("sample_rate, n_fft, hop_length and n_mels must be positive")
+        if min(sample_rate, n_fft, hop_length, n_mels, window_frames) < 1:
+            raise ConfigurationError("sample_rate, n_fft, hop_length, n_mels and window_frames must be positive")
         self.sample_rate, self.n_fft, self.hop_length, self.n_mels = sample_rate, n_fft, hop_length, n_mels
         self.pad_mode = pad_mode
         self.float16 = float16
+        self.window_frames = window_frames
         self.register_buffer("window", torch.hann_window(n_fft, periodic=True, dtype=torch.float64).float())
         self.register_buffer("fbanks", F.mel_filterbank(sample_rate, n_fft, n_mels, scale="slaney"))  # (freqs, n_mels)
 
@@ -104,11 +120,48 @@ class MusicnnFrontEnd(nn.Module):
         out = torch.log10(10000.0 * mel + 1.0)
         return out.reshape(*lead, out.shape[-2], out.shape[-1])
 
+    # -- the FrontEnd protocol (musicgenre.audio.windowing) ---------------------------------
+    @property
+    def window_samples(self) -> int:
+        """The samples whose frames fill one window, ``(window_frames - 1) * hop_length``."""
+        return (self.window_frames - 1) * self.hop_length
+
+    @property
+    def silence(self) -> float:
+        """0.0, the frame value of digital silence (``log10(10000 * 0 + 1)``)."""
+        return 0.0
+
+    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """A whole track's frames, bands first: ``(time,)`` or ``(1, time)`` -> ``(1, n_mels, 1 + time // hop_length)``.
+
+        A view of :meth:`forward`'s ``(frames, n_mels)`` output (not a copy), so musicnn's
+        patches cut from it (``musicnn_patches(frames[0].T)``) are those of :meth:`forward`.
+        """
+        with torch.no_grad():
+            out: torch.Tensor = self(waveform.reshape(-1))
+        return out.transpose(0, 1).unsqueeze(0)
+
+    def finish(self, windows: torch.Tensor) -> torch.Tensor:
+        """Nothing per window: *windows* unchanged."""
+        return windows
+
+    @property
+    def key(self) -> str:
+        """Everything that decides the frames, as a string (feature caches are keyed by it).
+
+        ``window_frames`` is not in it: it changes no frame.
+        """
+        settings = {"front_end": "musicnn", "sample_rate": self.sample_rate, "n_fft": self.n_fft}
+        settings |= {"hop_length": self.hop_length, "n_mels": self.n_mels, "pad_mode": self.pad_mode}
+        settings |= {"float16": self.float16}
+        return json.dumps(settings, sort_keys=True)
+
     def extra_repr(self) -> str:
         """Settings shown in ``repr``."""
         return (
             f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
-            f"n_mels={self.n_mels}, pad_mode={self.pad_mode!r}, float16={self.float16}"
+            f"n_mels={self.n_mels}, pad_mode={self.pad_mode!r}, float16={self.float16}, "
+            f"window_frames={self.window_frames}"
         )
 
 

@@ -399,7 +399,7 @@ def extract_features(
         tqdm bar: ``True``, ``False``, or ``None`` for only on a terminal.
     front_end
         Compute the frames with this front end instead of *config*'s log-mel (a pretrained
-        model's, e.g. :class:`~musicgenre.models.transfer.MusicnnFrames`); *config* must
+        model's, e.g. :class:`~musicgenre.audio.frontends.MusicnnFrontEnd`); *config* must
         then give its sample rate and bands, and the front end's ``key`` (or ``repr``)
         enters the disk cache's key.
 

@@ -191,7 +191,7 @@ def save_checkpoint(
     model
         A registered :class:`~musicgenre.models.protocol.GenreModel`: a
         :class:`~musicgenre.models.GenreCNN`, a
-        :class:`~musicgenre.models.transfer.MusicnnClassifier`, or your own subclass
+        :class:`~musicgenre.models.MusicnnClassifier`, or your own subclass
         registered with :func:`~musicgenre.models.register_model`.
     classes
         Label names in output order; their count must equal ``model.num_classes``.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,9 +101,27 @@ class PretrainedModel:
     patch_frames: int = MUSICNN_PATCH_FRAMES
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def make_front_end(self) -> MusicnnFrontEnd:
+        """The front end these weights expect: waveform at ``sample_rate`` -> ``(..., frames, n_mels)``.
+
+        Its windows are ``patch_frames`` frames (a :class:`~musicgenre.audio.windowing.FrontEnd`).
+
+        >>> pretrained_info("MSD_musicnn").make_front_end().window_frames
+        187
+        """
+        return MusicnnFrontEnd(
+            self.sample_rate, self.n_fft, self.hop_length, self.n_mels, window_frames=self.patch_frames
+        )
+
     def make_frontend(self) -> MusicnnFrontEnd:
-        """The front end these weights expect: waveform at ``sample_rate`` -> ``(..., frames, n_mels)``."""
-        return MusicnnFrontEnd(self.sample_rate, self.n_fft, self.hop_length, self.n_mels)
+        """Deprecated spelling of :meth:`make_front_end`."""
+        warnings.warn(
+            "PretrainedModel.make_frontend is deprecated: use make_front_end; the old name will be removed in the "
+            "next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.make_front_end()
 
     @property
     def patch_seconds(self) -> float:

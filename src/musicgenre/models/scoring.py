@@ -59,7 +59,7 @@ def __getattr__(name: str) -> Any:
 class EmbeddingModel(Protocol):
     """A model split as :class:`~musicgenre.models.GenreCNN` is: features, head (with pre-logits) and classifier.
 
-    :class:`~musicgenre.models.transfer.MusicnnClassifier` is one too.
+    :class:`~musicgenre.models.MusicnnClassifier` is one too.
     """
 
     classifier: nn.Module

@@ -46,64 +46,10 @@ from musicgenre.predict.featurizer import Featurizer, Patches, Waveform
 from musicgenre.predict.pipeline import MeanOfWindows, Scorer, TrackOutput, TrackPipeline
 from musicgenre.predict.results import FailedPrediction, TagResult, check_top_k, rank
 
-__all__ = ["EmbeddingLayer", "Tagger", "TaggerFrontEnd"]
+__all__ = ["EmbeddingLayer", "Tagger"]
 
 EmbeddingLayer = Literal["penultimate", "pooled"]
 """Which representation :meth:`Tagger.embed` returns: the 200-d penultimate layer or the 1,506-d pooled features."""
-
-
-class TaggerFrontEnd:
-    """A :class:`~musicgenre.audio.frontends.MusicnnFrontEnd` as the pipeline's front end: ``(1, n_mels, frames)``.
-
-    The frames are a view of the module's ``(frames, n_mels)`` output, so the patches cut
-    from them are exactly :func:`~musicgenre.audio.frontends.musicnn_patches` of it. It
-    has the attributes of :class:`~musicgenre.audio.windowing.FrontEnd`.
-
-    Parameters
-    ----------
-    module
-        musicnn's log-mel front end.
-    patch_frames
-        Frames per patch.
-    """
-
-    def __init__(self, module: MusicnnFrontEnd, patch_frames: int) -> None:
-        self.module = module
-        self.patch_frames = patch_frames
-
-    @property
-    def sample_rate(self) -> int:
-        """The module's rate (16,000 Hz for musicnn)."""
-        return self.module.sample_rate
-
-    @property
-    def hop_length(self) -> int:
-        """Samples between frames (256)."""
-        return self.module.hop_length
-
-    @property
-    def window_frames(self) -> int:
-        """Frames per patch."""
-        return self.patch_frames
-
-    @property
-    def window_samples(self) -> int:
-        """The samples whose frames fill one patch, ``(patch_frames - 1) * hop_length``."""
-        return (self.patch_frames - 1) * self.hop_length
-
-    @property
-    def silence(self) -> float:
-        """0.0, the frame value of digital silence (``log10(10000 * 0 + 1)``)."""
-        return 0.0
-
-    def frames(self, waveform: torch.Tensor) -> torch.Tensor:
-        """The whole track's frames, ``(1, n_mels, frames)`` (a view of the module's output)."""
-        out: torch.Tensor = self.module(waveform.reshape(-1))
-        return out.transpose(0, 1).unsqueeze(0)
-
-    def finish(self, windows: torch.Tensor) -> torch.Tensor:
-        """Nothing per patch: *windows* unchanged."""
-        return windows
 
 
 class _TagProbabilities(nn.Module):
@@ -210,7 +156,7 @@ class Tagger:
         self.patch_frames = patch_frames
         self.batch_size = batch_size
         self.model = model.to(self.device).eval()
-        featurizer = Featurizer(TaggerFrontEnd(self.front_end, patch_frames), Patches(patch_frames))
+        featurizer = Featurizer(self.front_end, Patches(patch_frames))
         scorer = Scorer(_TagProbabilities(self.model), batch_size=batch_size, device=self.device)
         self.pipeline = TrackPipeline(featurizer, scorer, MeanOfWindows(), labels=self.labels)
         self._embedding = {
@@ -236,7 +182,7 @@ class Tagger:
             load_pretrained(name),
             entry.labels,
             name=entry.name,
-            front_end=entry.make_frontend(),
+            front_end=entry.make_front_end(),
             patch_frames=entry.patch_frames,
             batch_size=batch_size,
             device=device,

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import abc
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -235,6 +236,23 @@ class Recipe(abc.ABC):
         if self.crop == "start" and self.eval_hop is None:
             return self.features.clip_ms / 1000
         return None
+
+    @property
+    def transfer(self) -> Any:
+        """The pretrained recipe's ``settings``, under musicgenre 0.2.0's (deprecated) name.
+
+        :attr:`PretrainedRecipe.settings <musicgenre.recipes.pretrained.PretrainedRecipe.settings>`
+        (the :class:`~musicgenre.recipes.pretrained.PretrainedSettings`; a recipe kind's
+        ``settings``), ``None`` for a recipe without them, as 0.2.0 gave; with a
+        :class:`DeprecationWarning`.
+        """
+        warnings.warn(
+            "Recipe.transfer is deprecated: use PretrainedRecipe.settings (isinstance(recipe, PretrainedRecipe) "
+            "tells the pretrained recipe apart); the old name will be removed in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(self, "settings", None)
 
     def extract(
         self,

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from musicgenre.audio.frontends import MusicnnFrontEnd
 from musicgenre.audio.transforms import FeatureConfig
 from musicgenre.audio.windowing import Windowing
 from musicgenre.data.cache import FeatureSet
 from musicgenre.errors import ConfigurationError
-from musicgenre.models import MusicnnClassifier, MusicnnFrames
+from musicgenre.models import MusicnnClassifier, pretrained_info
 from musicgenre.models.protocol import GenreModel
 from musicgenre.recipes.base import Recipe, register_recipe
 from musicgenre.training.callbacks import Callback, History
@@ -104,7 +105,7 @@ class PretrainedSettings:
 class PretrainedRecipe(Recipe):
     """A pretrained backbone with a genre head (:class:`~musicgenre.models.MusicnnClassifier`).
 
-    The front end is the backbone's (:class:`~musicgenre.models.MusicnnFrames`);
+    The front end is the backbone's (:class:`~musicgenre.audio.frontends.MusicnnFrontEnd`);
     :attr:`~musicgenre.recipes.base.Recipe.features` only describes it (sample rate, bands, window length).
 
     Attributes
@@ -116,9 +117,9 @@ class PretrainedRecipe(Recipe):
     settings: PretrainedSettings = field(default_factory=PretrainedSettings)
 
     @property
-    def front_end(self) -> MusicnnFrames:
-        """The backbone's frames (musicnn's log-mel of the whole track)."""
-        return MusicnnFrames(self.settings.backbone)
+    def front_end(self) -> MusicnnFrontEnd:
+        """The backbone's front end (musicnn's log-mel of the whole track, 187-frame windows)."""
+        return pretrained_info(self.settings.backbone).make_front_end()
 
     @property
     def frozen(self) -> bool:
@@ -189,11 +190,10 @@ class PretrainedRecipe(Recipe):
         return super().evaluate(model, data, indices, device=device)
 
     def for_checkpoint(self, model: GenreModel, features: FeatureConfig, windowing: Windowing) -> PretrainedRecipe:
-        """The recipe with a checkpoint's features and windows, and the backbone of *model*'s front end."""
+        """The recipe with a checkpoint's features and windows, and the backbone *model* was built on."""
         adapted = super().for_checkpoint(model, features, windowing)
         assert isinstance(adapted, PretrainedRecipe)
-        front_end = getattr(model, "front_end", None)
-        backbone = getattr(front_end(), "backbone", None) if callable(front_end) else None
+        backbone = getattr(getattr(model, "config", None), "backbone", None)
         if isinstance(backbone, str):
             adapted = replace(adapted, settings=replace(adapted.settings, backbone=backbone))
         return adapted

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from musicgenre.audio.frontends import MusicnnFrontEnd
 from musicgenre.audio.windowing import Windowing, cut_windows, window_layout
 from musicgenre.data.cache import CacheMode, FeatureSet
 from musicgenre.data.embeddings import WindowEmbeddings, embed_features
 from musicgenre.errors import ConfigurationError
-from musicgenre.models import MusicnnClassifier, MusicnnFrames
+from musicgenre.models import MusicnnClassifier
 from musicgenre.models.scoring import average_tracks
 from musicgenre.training.tracks import Indices, TrackOutputs
 
@@ -49,7 +50,7 @@ class BackboneEncoder:
     def __init__(self, model: MusicnnClassifier, windowing: Windowing) -> None:
         self.model = model
         self.windowing = windowing
-        self.front_end: MusicnnFrames = model.front_end()
+        self.front_end: MusicnnFrontEnd = model.front_end()
 
     @property
     def key(self) -> str:

@@ -1,6 +1,6 @@
 """Training a backbone-plus-head model: the head on cached features, then optionally the backbone's mid end.
 
-:func:`train_head` trains the head (:class:`~musicgenre.models.TransferHead`) with a
+:func:`train_head` trains the head (:class:`~musicgenre.models.FeatureHead`) with a
 :class:`BalancedTrainer` on a :class:`~musicgenre.training.embeddings.TrackEmbeddings`:
 each training item is the weighted mean feature of a random subset of a track's windows
 (drawn anew every epoch from ``(seed, epoch, item)``), the loss weighted by inverse class
