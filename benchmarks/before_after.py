@@ -11,7 +11,10 @@ this checkout's, taking turns (before, after, before, after ...), start-up inclu
 workers. The checkpoints are written by the *before* library, so the *after* one also shows
 that it reads them. Prints one Markdown table: wall seconds (median of ``--repeats``), audio
 seconds per wall second, and after / before (below 1: the change made it faster), plus
-whether the two printed the same CSV.
+whether the two printed the same CSV. With ``--own-checkpoints`` each side writes its own
+checkpoints (so each serves its own recipes' windows; the CSVs of a recipe whose windows
+changed then differ), and a last table gives each side's pretrained predict speed as a
+fraction of its tags speed on the same files (tags wall / predict wall).
 """
 
 from __future__ import annotations
@@ -68,6 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "musicgenre-real-path")
+    parser.add_argument(
+        "--own-checkpoints",
+        action="store_true",
+        help="each side predicts with checkpoints its own library wrote (its recipes' windows), not the before side's",
+    )
     return parser.parse_args(argv)
 
 
@@ -84,23 +92,31 @@ def main(argv: list[str] | None = None) -> None:
     print(machine())
     print(f"before: {before}\nafter:  {after}")
     files, source = prediction_sets(args.data_dir, args.tracks)
-    checkpoints = args.data_dir / "checkpoints-before"
-    code = _CHECKPOINTS.format(folder=str(checkpoints))
-    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(before), "PATH": ""})
+    sides = (("before", before), ("after", after))
+    checkpoints = {side: args.data_dir / "checkpoints-before" for side, _ in sides}
+    if args.own_checkpoints:
+        checkpoints["after"] = args.data_dir / "checkpoints-after"
+    for side, src in sides:
+        if side == "before" or args.own_checkpoints:
+            code = _CHECKPOINTS.format(folder=str(checkpoints[side]))
+            subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(src), "PATH": ""})
     rows: list[list[str]] = []
+    walls_of: dict[tuple[str, str, str], float] = {}
     for model in args.models:
         for fmt in args.formats:
             folder = files[fmt][0].parent
             audio = sum(sf.info(str(p)).duration for p in files[fmt])
-            cmd = command(model, folder, checkpoints)
             walls: dict[str, list[float]] = {"before": [], "after": []}
             outputs: dict[str, str] = {}
             for _ in range(args.repeats):
-                for side, src in (("before", before), ("after", after)):
+                for side, src in sides:
+                    cmd = command(model, folder, checkpoints[side])
                     wall, _, out = run_child(cmd, env={"PYTHONPATH": str(src)})
                     walls[side].append(wall)
                     outputs[side] = out
             medians = {side: float(np.median(w)) for side, w in walls.items()}
+            for side, median in medians.items():
+                walls_of[(model, fmt, side)] = median
             same = "yes" if outputs["before"] == outputs["after"] else "no"
             rows.append(
                 [
@@ -122,6 +138,18 @@ def main(argv: list[str] | None = None) -> None:
         rows,
         left=2,
     )
+    ratios = [
+        [fmt, *(f"{walls_of[('tags', fmt, side)] / walls_of[('pretrained', fmt, side)]:.2f}" for side, _ in sides)]
+        for fmt in args.formats
+        if all((m, fmt, side) in walls_of for m in ("tags", "pretrained") for side, _ in sides)
+    ]
+    if ratios:
+        table(
+            "Pretrained predict speed as a fraction of tags speed on the same files (tags wall / predict wall)",
+            ["input", "before", "after"],
+            ratios,
+            left=1,
+        )
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from musicgenre.catalogue.ray_engine import start_local_ray
 
-    files = [str(p) for p in prediction_sets(args.folder, args.tracks)[0][args.format]]
+    files = [str(p) for p in prediction_sets(args.folder, args.tracks, [args.format])[0][args.format]]
     checkpoint = prediction_checkpoints(args.folder / "checkpoints")["improved"]
     cores = len(os.sched_getaffinity(0))
     audio_s = 30.0 * len(files)

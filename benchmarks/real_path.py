@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from types import ModuleType
@@ -364,18 +364,23 @@ def forward(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, i
 GTZAN_MINI = REPO.parent / "shared" / "data" / "gtzan-mini"
 
 
-def prediction_sets(folder: Path, tracks: int) -> tuple[dict[str, list[Path]], str]:
+def prediction_sets(
+    folder: Path, tracks: int, formats: Sequence[str] | None = None
+) -> tuple[dict[str, list[Path]], str]:
     """*tracks* 30-s files per format (written once under *folder*, and kept), and where their audio is from.
 
     The audio is the real GTZAN clips of ``../shared/data/gtzan-mini`` where present (cycled;
     upsampled with soxr to 44.1 kHz, a stereo file's second channel delayed by 10 ms at 0.8
-    x the level), else synthetic clips (:func:`predict.write_tracks`).
+    x the level), else synthetic clips (:func:`predict.write_tracks`). *formats*: only these
+    of ``predict.FORMATS`` (default: all).
     """
     real = sorted(GTZAN_MINI.rglob("*.flac")) if GTZAN_MINI.is_dir() else []
     source = f"{len(real)} real GTZAN clips, cycled" if real else "synthetic clips"
     root = folder / f"sets-{tracks}-{'real' if real else 'synthetic'}"
     files: dict[str, list[Path]] = {}
     for name, (ext, rate, channels, subtype) in FORMATS.items():
+        if formats is not None and name not in formats:
+            continue
         sub = root / name.replace(" ", "_")
         paths = sorted(sub.glob(f"*{ext}"))
         if len(paths) != tracks:
