@@ -314,8 +314,8 @@ class Musicnn(nn.Module):
         the timbral convolutions (same values to float rounding; ``"conv1d"`` by default).
     temporal_algorithm : TemporalAlgorithm
         ``"banded"`` or ``"conv2d"``: how the eval-mode fast path computes the temporal
-        convolutions (same values to float rounding; ``"banded"`` by default, see
-        :func:`_banded_temporal`).
+        convolutions (same values to float rounding; ``"banded"`` by default: the taps
+        on shifted diagonals of one matrix, times blocks of 4 frames).
     skip_dead_filters : bool
         In the eval fast path, skip front-end filters that cannot move their block's
         output by 1e-7 for the input at hand (``|batch-norm scale| * sum(|weights|) *
