@@ -39,8 +39,7 @@ _CHECKPOINTS = """
 from pathlib import Path
 import torch
 from musicgenre.genres import GENRES
-from musicgenre.models import GenreCNN, save_checkpoint
-from musicgenre.models.transfer import MusicnnClassifier
+from musicgenre.models import GenreCNN, MusicnnClassifier, save_checkpoint
 from musicgenre.recipes import IMPROVED, PRETRAINED_MUSICNN, REFERENCE
 
 folder = Path({folder!r})

@@ -142,6 +142,71 @@ def test_skipping_filters_changes_no_output_even_when_every_filter_is_skipped() 
             torch.testing.assert_close(model.pooled(x), every.pooled(x), rtol=1e-5, atol=1e-6)
 
 
+def _half_dead(seed: int) -> Musicnn:
+    """Random weights with every other front-end filter made negligible, both batch-norm signs."""
+    model = Musicnn(seed=seed).eval()
+    gen = torch.Generator().manual_seed(seed)
+    for block in (*model.front.timbral, *model.front.temporal):
+        block.bn.weight.data = torch.randn(block.bn.num_features, generator=gen)
+        block.bn.bias.data = torch.randn(block.bn.num_features, generator=gen)
+        block.conv.weight.data[::2] *= 1e-12
+    return model
+
+
+@pytest.mark.parametrize("frames", [1, 4, 187])
+def test_first_mid_layer_reads_skipped_features_as_constants(frames: int) -> None:
+    """Folding the skipped filters' constant features into the first mid-end layer changes nothing.
+
+    The edge frames matter: there the zero padding meets the constants, so a bias alone would be wrong.
+    """
+    model = _half_dead(seed=frames)
+    every = copy.deepcopy(model)
+    every.skip_dead_filters = False
+    x = torch.rand(3, frames, 96, generator=torch.Generator().manual_seed(1)) * 4
+    with torch.inference_mode():
+        front, live = model._frontend(x)
+        assert live is not None
+        assert len(live) == 561 - (102 + 102 + 3 * 26)  # the odd-numbered filters of each block
+        torch.testing.assert_close(front, every.forward_frontend(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(model._first_mid(front, live), every.mid[0](front), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(model.forward_features(x), every.forward_features(x), rtol=1e-5, atol=1e-5)
+
+
+def test_first_mid_layer_fold_steps_aside_for_a_subclass_or_a_replaced_layer() -> None:
+    """A subclass's own front end, or a replaced first mid-end layer, is called as written."""
+    calls: list[str] = []
+
+    class OwnFront(Musicnn):
+        def forward_frontend(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append("front")
+            return super().forward_frontend(x) * 2.0
+
+    class Counting(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(f"mid {x.shape[1]}")
+            out: torch.Tensor = self.inner(x)
+            return out
+
+    base = _half_dead(seed=5)
+    own = OwnFront(base.config)
+    own.load_state_dict(base.state_dict())
+    own.eval()
+    x = torch.rand(2, 187, 96) * 4
+    with torch.inference_mode():
+        expected = base.mid[0](base.forward_frontend(x) * 2.0)
+        got = own.forward_features(x)[:, 561:625]
+        assert calls == ["front"]
+        torch.testing.assert_close(got, expected)
+        replaced = copy.deepcopy(base)
+        replaced.mid[0] = Counting(replaced.mid[0])
+        torch.testing.assert_close(replaced.forward_features(x), base.forward_features(x), rtol=1e-5, atol=1e-5)
+    assert calls == ["front", "mid 561"]
+
+
 def test_pooled_features_are_interleaved_max_and_mean(models: dict[str, Musicnn]) -> None:
     model = models["MSD_musicnn"]
     x = torch.rand(2, 187, 96) * 4
