@@ -19,7 +19,7 @@ import soundfile as sf
 import torch
 
 from musicgenre.audio.frontends import MusicnnFrontEnd, musicnn_patches
-from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError
+from musicgenre.errors import AudioDecodeError, CheckpointError, ConfigurationError, TruncatedAudioWarning
 from musicgenre.io import load_audio
 from musicgenre.models.pretrained import PRETRAINED, load_pretrained
 from musicgenre.predict import FailedPrediction, Tagger, TagResult
@@ -223,6 +223,29 @@ def test_tag_many_in_a_worker_process(taggers: dict[str, Tagger], tmp_path: Path
         assert isinstance(a, TagResult)
         assert isinstance(b, TagResult)
         assert a.tags == pytest.approx(b.tags, abs=1e-6)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_decoding_warnings_are_kept_on_each_tag_result(
+    taggers: dict[str, Tagger], tmp_path: Path, workers: int
+) -> None:
+    """A truncated file is tagged, warned about once, and its result keeps the warning, as a prediction does."""
+    good = _write(tmp_path / "good.wav", "jazz", 3.5)
+    cut = _write(tmp_path / "cut.wav", "rock", 4.0, rate=16000)
+    cut.write_bytes(cut.read_bytes()[: 44 + 2 * 16000 * 3])  # 3 of the 4 declared seconds
+    tagger = taggers["MSD_musicnn"]
+    with pytest.warns(TruncatedAudioWarning) as record:
+        results = tagger.tag_many([cut, good], num_workers=workers, files_per_batch=1)
+        single = tagger.tag(cut)
+    assert [str(w.message).split(":")[0] for w in record] == [str(cut), str(cut)]
+    assert isinstance(results[0], TagResult)
+    assert isinstance(results[1], TagResult)
+    for result in (results[0], single):
+        assert len(result.warnings) == 1
+        assert result.warnings[0].startswith(f"{cut}: is truncated")
+        assert result.to_dict()["warnings"] == list(result.warnings)
+    assert results[1].warnings == ()
+    assert "warnings" not in results[1].to_dict()
 
 
 def test_tag_many_checks_its_arguments(taggers: dict[str, Tagger]) -> None:

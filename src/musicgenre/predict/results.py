@@ -149,6 +149,9 @@ class TagResult:
     timeline
         Each patch's tag probabilities (``timeline=True``), as :class:`SegmentPrediction`
         s with ``start``/``end`` in seconds; else ``None``.
+    warnings
+        The warnings decoding the file raised (a truncated file, damaged MP3 frames), as
+        text naming the file; they are also issued as Python warnings.
     """
 
     path: Path | None
@@ -158,6 +161,7 @@ class TagResult:
     duration: float
     patches: int
     timeline: tuple[SegmentPrediction, ...] | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def tag(self) -> str:
@@ -182,6 +186,8 @@ class TagResult:
         }
         if self.timeline is not None:
             data["timeline"] = [{"start": s.start, "end": s.end, "tags": s.probabilities} for s in self.timeline]
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 

@@ -250,6 +250,7 @@ class Tagger:
             duration=output.duration,
             patches=output.windows,
             timeline=output.timeline,
+            warnings=output.warnings,
         )
 
     # -- one track ------------------------------------------------------------------------
